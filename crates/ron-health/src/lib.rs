@@ -44,5 +44,7 @@ mod snapshot;
 mod state;
 
 pub use error::{HealthError, NameProblem};
-pub use snapshot::{CONFIG_LOADED, Gate, HealthSnapshot, MAX_SERVICE_NAME_LEN, SERVICES, ServiceState};
+pub use snapshot::{
+    CONFIG_LOADED, Gate, HealthSnapshot, MAX_SERVICE_NAME_LEN, SERVICES, ServiceState,
+};
 pub use state::HealthState;

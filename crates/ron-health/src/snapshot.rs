@@ -132,7 +132,9 @@ impl HealthSnapshot {
 
     /// Every registered service and its state, sorted by name.
     pub fn services(&self) -> impl ExactSizeIterator<Item = (&str, ServiceState)> + '_ {
-        self.services.iter().map(|(name, state)| (name.as_str(), *state))
+        self.services
+            .iter()
+            .map(|(name, state)| (name.as_str(), *state))
     }
 
     /// Whether every gate passes.
@@ -147,7 +149,11 @@ impl HealthSnapshot {
     pub fn gates(&self) -> impl Iterator<Item = Gate<'_>> + '_ {
         let config = Gate {
             name: CONFIG_LOADED,
-            state: if self.config_loaded { "loaded" } else { "not_loaded" },
+            state: if self.config_loaded {
+                "loaded"
+            } else {
+                "not_loaded"
+            },
             passing: self.config_loaded,
         };
         let none_registered = self.services.is_empty().then_some(Gate {
@@ -247,7 +253,11 @@ mod tests {
 
     #[test]
     fn every_non_healthy_state_fails_the_gate() {
-        for state in [ServiceState::Starting, ServiceState::Unhealthy, ServiceState::Failed] {
+        for state in [
+            ServiceState::Starting,
+            ServiceState::Unhealthy,
+            ServiceState::Failed,
+        ] {
             let mut s = HealthSnapshot::default();
             s.set_config_loaded(true);
             s.set_service("a", ServiceState::Healthy).unwrap();
@@ -290,15 +300,22 @@ mod tests {
         ];
         let long = "x".repeat(MAX_SERVICE_NAME_LEN + 1);
         let mut s = HealthSnapshot::default();
-        for (name, reason) in cases.into_iter().chain([(long.as_str(), NameProblem::TooLong)]) {
+        for (name, reason) in cases
+            .into_iter()
+            .chain([(long.as_str(), NameProblem::TooLong)])
+        {
             let err = s.set_service(name, ServiceState::Healthy).unwrap_err();
             assert_eq!(
                 err,
-                HealthError::InvalidServiceName { name: name.to_owned(), reason }
+                HealthError::InvalidServiceName {
+                    name: name.to_owned(),
+                    reason
+                }
             );
         }
         assert_eq!(s, HealthSnapshot::default());
-        s.set_service("ok_name-1.v2:east/a", ServiceState::Healthy).unwrap();
+        s.set_service("ok_name-1.v2:east/a", ServiceState::Healthy)
+            .unwrap();
         s.set_service(&"y".repeat(MAX_SERVICE_NAME_LEN), ServiceState::Healthy)
             .unwrap();
     }

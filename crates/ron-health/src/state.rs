@@ -56,7 +56,10 @@ impl HealthState {
     pub fn set<R>(&self, f: impl FnOnce(&mut HealthSnapshot) -> R) -> R {
         // Poisoning can only come from a panic in `f`, which happens before the
         // store below, so the published snapshot is intact: keep going.
-        let _writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut next = HealthSnapshot::clone(&self.current.load());
         let out = f(&mut next);
         self.current.store(Arc::new(next));
@@ -87,7 +90,9 @@ impl Default for HealthState {
 
 impl fmt::Debug for HealthState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("HealthState").field(&**self.current.load()).finish()
+        f.debug_tuple("HealthState")
+            .field(&**self.current.load())
+            .finish()
     }
 }
 

@@ -1,1 +1,43 @@
-//! x
+//! Prometheus metrics and the health endpoints of ron-kernel services.
+//!
+//! [`Metrics`] is a Prometheus registry that owns the kernel's canonical
+//! series (`amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
+//! `request_latency_seconds{route,method}`, the `process_*` series on Linux);
+//! other crates add theirs through [`Metrics::register`], reading their own
+//! atomics at scrape time with [`ScrapeCounter`] or
+//! [`PullingGauge`](prometheus::PullingGauge). [`Metrics::serve`] runs a hyper
+//! server with `/metrics`, `/healthz` and degrade-first `/readyz` (driven by a
+//! [`HealthState`](ron_health::HealthState)); see [`http`] for the routes and
+//! the limits that protect it.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ron_health::{HealthState, ServiceState};
+//! use ron_metrics::Metrics;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let metrics = Metrics::new(false)?;
+//! let health = Arc::new(HealthState::new());
+//! let (server, addr) = metrics.serve("127.0.0.1:9600".parse()?, Arc::clone(&health)).await?;
+//! println!("metrics listening on http://{addr}");
+//!
+//! health.set(|s| s.set_config_loaded(true));
+//! health.set(|s| s.set_service("api", ServiceState::Healthy))?;
+//! // ... /readyz now answers 200 `ready` ...
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+pub mod http;
+mod registry;
+mod scrape;
+
+pub use error::MetricsError;
+pub use http::{ServeOptions, ServerHandle};
+pub use registry::{Metrics, TEXT_CONTENT_TYPE};
+pub use scrape::ScrapeCounter;

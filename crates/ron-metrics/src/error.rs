@@ -1,0 +1,28 @@
+//! The crate's error type.
+
+use std::net::SocketAddr;
+
+/// An error from the metrics registry or its HTTP server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetricsError {
+    /// A metric or collector could not be created or registered (bad name,
+    /// or a series with the same name and labels is already registered).
+    #[error("cannot register metric: {0}")]
+    Register(#[source] prometheus::Error),
+    /// The registry could not be encoded in the Prometheus text format.
+    #[error("cannot render metrics: {0}")]
+    Render(#[source] prometheus::Error),
+    /// The HTTP server could not listen on the requested address.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server's task panicked or was cancelled before it shut down.
+    #[error("metrics server task ended abnormally: {0}")]
+    ServerTask(#[source] tokio::task::JoinError),
+}

@@ -1,0 +1,217 @@
+//! The HTTP endpoints: `/metrics`, `/healthz` and `/readyz` over hyper 1.x.
+//!
+//! # Routes
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /metrics` | 200, Prometheus text format ([`TEXT_CONTENT_TYPE`](crate::TEXT_CONTENT_TYPE)) |
+//! | `GET /healthz` | 200 `ok` while the process serves (liveness) |
+//! | `GET /readyz` | 503 `booting; missing=a,b` with `Retry-After: 1` until every gate passes, then 200 `ready` |
+//! | `GET /readyz?verbose` | same status, one `gate: state` line per gate |
+//! | other path | 404 |
+//! | other method on a route | 405 with `Allow: GET, HEAD` |
+//!
+//! `HEAD` is answered like `GET`, without a body.
+//!
+//! # Defences
+//!
+//! A client gets [`ServeOptions::header_read_timeout`] to send its request head
+//! (and, on a kept-alive connection, the next one), or it is dropped. Heads
+//! larger than [`ServeOptions::max_header_bytes`] get 431. Bodies are read only
+//! up to [`ServeOptions::max_body_bytes`] (413 beyond) and within
+//! [`ServeOptions::body_read_timeout`] (408 beyond). At most
+//! [`ServeOptions::max_connections`] connections are served at once; more wait
+//! in the listen backlog. Every request records `request_latency_seconds`.
+
+mod routes;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ron_health::HealthState;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Metrics, MetricsError};
+
+/// The smallest read buffer hyper accepts; smaller values are raised to it.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+
+/// Limits and timeouts of the HTTP server; the defaults suit a scrape endpoint.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use ron_metrics::ServeOptions;
+///
+/// let options = ServeOptions::default()
+///     .header_read_timeout(Duration::from_secs(2))
+///     .max_connections(64);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    header_read_timeout: Duration,
+    body_read_timeout: Duration,
+    max_header_bytes: usize,
+    max_body_bytes: usize,
+    max_connections: usize,
+    shutdown_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(5),
+            body_read_timeout: Duration::from_secs(5),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 4 * 1024,
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Time a client has to send a complete request head, also the idle limit
+    /// of a kept-alive connection (default 5 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Time a client has to send a request body (default 5 s).
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Largest request head in bytes (default 16 KiB, at least 8 KiB).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
+        self
+    }
+
+    /// Largest request body read and discarded in bytes (default 4 KiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Most connections served at once (default 1024, at least 1).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long [`ServerHandle::shutdown`] lets open requests finish before
+    /// closing their connections (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+}
+
+/// A running server, returned by [`Metrics::serve`].
+///
+/// Dropping the handle leaves the server running until the runtime stops;
+/// call [`shutdown`](Self::shutdown) to stop it.
+#[derive(Debug)]
+#[must_use = "dropping the handle detaches the server; keep it to shut the server down"]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops the server gracefully: the listening socket closes at once, idle
+    /// connections close, requests in flight are answered (within the
+    /// [shutdown timeout](ServeOptions::shutdown_timeout), after which their
+    /// connections are closed too). Returns once every connection is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::ServerTask`] if the server task panicked.
+    pub async fn shutdown(self) -> Result<(), MetricsError> {
+        self.cancel.cancel();
+        self.task.await.map_err(MetricsError::ServerTask)
+    }
+}
+
+impl Metrics {
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `addr` with default
+    /// [`ServeOptions`]; returns the handle and the bound address.
+    ///
+    /// Must be called within a tokio runtime; the server runs on it.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Bind`] if `addr` cannot be listened on.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ron_health::HealthState;
+    /// use ron_metrics::Metrics;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ron_metrics::MetricsError> {
+    /// let metrics = Metrics::new(false)?;
+    /// let health = Arc::new(HealthState::new());
+    /// let (server, addr) = metrics.serve("127.0.0.1:0".parse().unwrap(), health).await?;
+    /// assert_ne!(addr.port(), 0);
+    /// server.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve(
+        &self,
+        addr: SocketAddr,
+        health: Arc<HealthState>,
+    ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
+        self.serve_with(addr, health, ServeOptions::default()).await
+    }
+
+    /// [`serve`](Self::serve) with explicit limits and timeouts.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Bind`] if `addr` cannot be listened on.
+    pub async fn serve_with(
+        &self,
+        addr: SocketAddr,
+        health: Arc<HealthState>,
+        options: ServeOptions,
+    ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
+        let bind_error = |source| MetricsError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let cancel = CancellationToken::new();
+        let context = Arc::new(routes::Context {
+            metrics: self.clone(),
+            health,
+            options,
+        });
+        let task = tokio::spawn(server::run(listener, context, cancel.clone()));
+        tracing::info!(%local_addr, "metrics server listening");
+        Ok((
+            ServerHandle {
+                local_addr,
+                cancel,
+                task,
+            },
+            local_addr,
+        ))
+    }
+}

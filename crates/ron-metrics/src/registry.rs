@@ -1,0 +1,270 @@
+//! [`Metrics`]: the registry and the canonical series it owns.
+
+use std::sync::Arc;
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::MetricsError;
+
+/// Content type of [`Metrics::render`]'s output (Prometheus text format 0.0.4).
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Bucket bounds of `request_latency_seconds`, from 50 µs (a scrape of a small
+/// registry on loopback) to 10 s (a client that is timing out).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
+];
+
+/// The routes the built-in server pre-creates latency series for, so that
+/// dashboards see zeros instead of gaps before the first request.
+pub(crate) const SERVED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// A Prometheus registry holding ron-kernel's canonical series.
+///
+/// Owns `amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
+/// `request_latency_seconds{route,method}` and, on Linux, the standard
+/// `process_*` series. Other crates add theirs with [`register`](Self::register)
+/// (see [`ScrapeCounter`](crate::ScrapeCounter) for series read from atomics at
+/// scrape time). `docs/METRICS.md` lists every series.
+///
+/// Cloning is cheap and every clone shares the same registry.
+///
+/// # Example
+///
+/// ```
+/// use ron_metrics::Metrics;
+///
+/// let metrics = Metrics::new(true)?;
+/// metrics.inc_service_restart("worker");
+/// let text = metrics.render()?;
+/// assert!(text.contains("amnesia_mode 1"));
+/// assert!(text.contains(r#"service_restarts_total{service="worker"} 1"#));
+/// # Ok::<(), ron_metrics::MetricsError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    amnesia_mode: IntGauge,
+    ready: IntGauge,
+    service_restarts_total: IntCounterVec,
+    request_latency_seconds: HistogramVec,
+}
+
+impl Metrics {
+    /// Creates a registry with every canonical series, `amnesia_mode` set from
+    /// `amnesia_on`.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Register`] if a series cannot be registered; with the
+    /// fixed names used here that means a bug, which the tests would catch.
+    pub fn new(amnesia_on: bool) -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        let amnesia_mode = IntGauge::new(
+            "amnesia_mode",
+            "1 when amnesia mode (no persistent state) is on, else 0.",
+        )
+        .map_err(MetricsError::Register)?;
+        let ready = IntGauge::new(
+            "kernel_ready",
+            "1 when every readiness gate passes (what /readyz reports), else 0; updated at each scrape.",
+        )
+        .map_err(MetricsError::Register)?;
+        let service_restarts_total = IntCounterVec::new(
+            Opts::new(
+                "service_restarts_total",
+                "Restarts of a supervised service after a crash.",
+            ),
+            &["service"],
+        )
+        .map_err(MetricsError::Register)?;
+        let request_latency_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "request_latency_seconds",
+                "Time to answer an HTTP request, by route and method.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route", "method"],
+        )
+        .map_err(MetricsError::Register)?;
+        for route in SERVED_ROUTES {
+            request_latency_seconds.with_label_values(&[route, "GET"]);
+        }
+
+        let metrics = Self {
+            inner: Arc::new(Inner {
+                registry,
+                amnesia_mode: amnesia_mode.clone(),
+                ready: ready.clone(),
+                service_restarts_total: service_restarts_total.clone(),
+                request_latency_seconds: request_latency_seconds.clone(),
+            }),
+        };
+        metrics.register(Box::new(amnesia_mode))?;
+        metrics.register(Box::new(ready))?;
+        metrics.register(Box::new(service_restarts_total))?;
+        metrics.register(Box::new(request_latency_seconds))?;
+        #[cfg(target_os = "linux")]
+        metrics.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        metrics.set_amnesia(amnesia_on);
+        Ok(metrics)
+    }
+
+    /// Adds a collector to the registry; its series appear in every later scrape.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Register`] if a series with the same name and labels is
+    /// already registered, or the collector's descriptors are invalid.
+    pub fn register(&self, collector: Box<dyn Collector>) -> Result<(), MetricsError> {
+        self.inner
+            .registry
+            .register(collector)
+            .map_err(MetricsError::Register)
+    }
+
+    /// Sets the `amnesia_mode` gauge.
+    pub fn set_amnesia(&self, on: bool) {
+        self.inner.amnesia_mode.set(i64::from(on));
+    }
+
+    /// Whether the `amnesia_mode` gauge is on.
+    pub fn amnesia(&self) -> bool {
+        self.inner.amnesia_mode.get() != 0
+    }
+
+    /// Counts one restart of `service` in `service_restarts_total{service}`.
+    pub fn inc_service_restart(&self, service: &str) {
+        self.inner
+            .service_restarts_total
+            .with_label_values(&[service])
+            .inc();
+    }
+
+    /// Records one answered request in `request_latency_seconds{route,method}`.
+    ///
+    /// Keep `route` to a fixed set (never a raw request path): each distinct
+    /// value is a new series.
+    pub fn observe_request(&self, route: &str, method: &str, seconds: f64) {
+        self.inner
+            .request_latency_seconds
+            .with_label_values(&[route, method])
+            .observe(seconds);
+    }
+
+    /// Sets the readiness gauge; the HTTP server does this at every scrape.
+    pub(crate) fn set_ready(&self, ready: bool) {
+        self.inner.ready.set(i64::from(ready));
+    }
+
+    /// The underlying registry, for callers that gather or encode themselves.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Renders every series in the Prometheus text format ([`TEXT_CONTENT_TYPE`]).
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Render`] if a registered collector produced a family the
+    /// encoder rejects.
+    pub fn render(&self) -> Result<String, MetricsError> {
+        let families = self.inner.registry.gather();
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new()
+            .encode(&families, &mut out)
+            .map_err(MetricsError::Render)?;
+        // The text encoder writes only UTF-8 (names are ASCII, values are
+        // formatted numbers, label values and help are Rust strings).
+        String::from_utf8(out)
+            .map_err(|e| MetricsError::Render(prometheus::Error::Msg(e.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ScrapeCounter;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn new_renders_the_owned_series() {
+        let text = Metrics::new(false).unwrap().render().unwrap();
+        for series in [
+            "# TYPE amnesia_mode gauge",
+            "amnesia_mode 0",
+            "# TYPE kernel_ready gauge",
+            "# TYPE request_latency_seconds histogram",
+            r#"request_latency_seconds_count{method="GET",route="/readyz"} 0"#,
+        ] {
+            assert!(text.contains(series), "missing {series:?} in\n{text}");
+        }
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_cpu_seconds_total"), "{text}");
+    }
+
+    #[test]
+    fn amnesia_follows_set_amnesia() {
+        let metrics = Metrics::new(true).unwrap();
+        assert!(metrics.amnesia());
+        metrics.set_amnesia(false);
+        assert!(!metrics.amnesia());
+        assert!(metrics.render().unwrap().contains("amnesia_mode 0"));
+    }
+
+    #[test]
+    fn clones_share_one_registry() {
+        let metrics = Metrics::new(false).unwrap();
+        let clone = metrics.clone();
+        clone.inc_service_restart("a");
+        clone.inc_service_restart("a");
+        assert!(
+            metrics
+                .render()
+                .unwrap()
+                .contains(r#"service_restarts_total{service="a"} 2"#)
+        );
+    }
+
+    #[test]
+    fn scrape_counter_reads_at_scrape_time() {
+        let metrics = Metrics::new(false).unwrap();
+        let value = Arc::new(AtomicU64::new(0));
+        let read = Arc::clone(&value);
+        let counter =
+            ScrapeCounter::new("x_total", "x.", move || read.load(Ordering::Relaxed)).unwrap();
+        metrics.register(Box::new(counter)).unwrap();
+        assert!(metrics.render().unwrap().contains("x_total 0"));
+        value.store(41, Ordering::Relaxed);
+        assert!(metrics.render().unwrap().contains("x_total 41"));
+    }
+
+    #[test]
+    fn duplicate_and_invalid_registrations_are_typed_errors() {
+        let metrics = Metrics::new(false).unwrap();
+        let dup = ScrapeCounter::new("amnesia_mode", "dup.", || 0).unwrap();
+        assert!(matches!(
+            metrics.register(Box::new(dup)),
+            Err(MetricsError::Register(_))
+        ));
+        assert!(matches!(
+            ScrapeCounter::new("bad name", "x.", || 0),
+            Err(MetricsError::Register(_))
+        ));
+        assert!(matches!(
+            ScrapeCounter::new("ok_total", "", || 0),
+            Err(MetricsError::Register(_))
+        ));
+    }
+}
