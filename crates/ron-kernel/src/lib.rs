@@ -1,1 +1,58 @@
-//! x
+//! ron-kernel: a small, fast, observable microkernel for Rust services.
+//!
+//! This is the facade. Its root exports the frozen surface, each name by an
+//! explicit `pub use`; everything else lives in a module named for what it is:
+//!
+//! * [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`,
+//!   `/readyz` server (from `ron-metrics`);
+//! * [`health`]: readiness gates (from `ron-health`).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use ron_kernel::health::ServiceState;
+//! use ron_kernel::{HealthState, Metrics, wait_for_ctrl_c};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let metrics = Metrics::new(false)?;
+//!     let health = Arc::new(HealthState::new());
+//!     let (server, addr) = metrics.serve("127.0.0.1:9600".parse()?, Arc::clone(&health)).await?;
+//!     println!("metrics listening on http://{addr}");
+//!
+//!     health.set(|s| s.set_config_loaded(true));
+//!     health.set(|s| s.set_service("api", ServiceState::Healthy))?;
+//!
+//!     wait_for_ctrl_c().await?;
+//!     server.shutdown().await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod signal;
+
+pub use ron_health::HealthState;
+pub use ron_metrics::Metrics;
+pub use signal::wait_for_ctrl_c;
+
+pub mod health {
+    //! Readiness gates: `config_loaded` plus one gate per service (see `ron-health`).
+
+    pub use ron_health::{
+        CONFIG_LOADED, Gate, HealthError, HealthSnapshot, HealthState, MAX_SERVICE_NAME_LEN,
+        NameProblem, SERVICES, ServiceState,
+    };
+}
+
+pub mod metrics {
+    //! Prometheus registry, canonical series and the HTTP endpoints (see `ron-metrics`).
+
+    pub use ron_metrics::http;
+    pub use ron_metrics::{
+        Metrics, MetricsError, ScrapeCounter, ServeOptions, ServerHandle, TEXT_CONTENT_TYPE,
+    };
+
+    /// Compatibility path: `ron_kernel::metrics::HealthState` keeps working.
+    pub use ron_health::HealthState;
+}
