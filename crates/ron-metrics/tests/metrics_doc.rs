@@ -1,0 +1,29 @@
+//! Tidy check: every series `Metrics` exports is documented in `docs/METRICS.md`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ron_metrics::Metrics;
+
+#[test]
+fn every_exported_series_is_in_docs_metrics_md() {
+    let doc_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/METRICS.md");
+    let doc = std::fs::read_to_string(doc_path).unwrap();
+    let metrics = Metrics::new(false).unwrap();
+    // Labelled vectors export nothing until a child exists.
+    metrics.inc_service_restart("tidy");
+    let families = metrics.registry().gather();
+    assert!(
+        families.len() >= 4,
+        "too few families gathered: {}",
+        families.len()
+    );
+    let undocumented: Vec<&str> = families
+        .iter()
+        .map(|f| f.name())
+        .filter(|name| !doc.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "add these series to docs/METRICS.md: {undocumented:?}"
+    );
+}

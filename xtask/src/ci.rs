@@ -1,0 +1,114 @@
+//! `cargo xtask ci`: every check CI runs, each announced and timed.
+
+use std::time::{Duration, Instant};
+
+use crate::cmd::{self, cargo, succeeds};
+use crate::{in_ci, scrape_check};
+
+/// What a step did.
+enum Outcome {
+    Passed,
+    Skipped(&'static str),
+}
+
+type Step = (&'static str, fn() -> Result<Outcome, String>);
+
+const STEPS: &[Step] = &[
+    ("fmt", fmt),
+    ("clippy", clippy),
+    ("test", test),
+    ("doc", doc),
+    ("deny", deny),
+    ("promtool", promtool),
+];
+
+pub fn run() -> Result<(), String> {
+    let started = Instant::now();
+    let mut report = Vec::new();
+    for (name, step) in STEPS {
+        eprintln!("\n==> ci: {name}");
+        let step_started = Instant::now();
+        let outcome = step().map_err(|e| format!("ci step `{name}` failed: {e}"))?;
+        let took = step_started.elapsed();
+        let verdict = match outcome {
+            Outcome::Passed => "ok".to_owned(),
+            Outcome::Skipped(why) => format!("skipped: {why}"),
+        };
+        eprintln!("<== ci: {name} {verdict} ({})", secs(took));
+        report.push((name, verdict, took));
+    }
+    eprintln!("\nci summary:");
+    for (name, verdict, took) in &report {
+        eprintln!("  {name:<10} {:>8}  {verdict}", secs(*took));
+    }
+    eprintln!("  {:<10} {:>8}", "total", secs(started.elapsed()));
+    Ok(())
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+fn fmt() -> Result<Outcome, String> {
+    cmd::run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    Ok(Outcome::Passed)
+}
+
+fn clippy() -> Result<Outcome, String> {
+    cmd::run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    Ok(Outcome::Passed)
+}
+
+fn test() -> Result<Outcome, String> {
+    cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
+    Ok(Outcome::Passed)
+}
+
+fn doc() -> Result<Outcome, String> {
+    cmd::run(
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    Ok(Outcome::Passed)
+}
+
+fn deny() -> Result<Outcome, String> {
+    if !succeeds(
+        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+        &["deny", "--version"],
+    ) {
+        return optional_tool_missing(
+            "cargo-deny is not installed (cargo install --locked cargo-deny)",
+        );
+    }
+    // `advisories` needs the advisory database from the network; CI machines
+    // cannot reach it.
+    cmd::run(cargo().args(["deny", "check", "bans", "licenses", "sources"]))?;
+    Ok(Outcome::Passed)
+}
+
+fn promtool() -> Result<Outcome, String> {
+    if !succeeds("promtool", &["--version"]) {
+        return optional_tool_missing("promtool is not installed (apt-get install prometheus)");
+    }
+    scrape_check::run()?;
+    Ok(Outcome::Passed)
+}
+
+/// Locally a missing optional tool skips its step; in CI it fails the run.
+fn optional_tool_missing(why: &'static str) -> Result<Outcome, String> {
+    if in_ci() {
+        Err(why.to_owned())
+    } else {
+        Ok(Outcome::Skipped(why))
+    }
+}

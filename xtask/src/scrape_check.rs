@@ -1,0 +1,203 @@
+//! `cargo xtask scrape-check`: the demo, scraped for real and checked by
+//! `promtool check metrics`, then stopped with SIGINT as an operator would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cmd::{self, cargo, show};
+
+/// Covers a cold build of the example on a slow machine.
+const START_TIMEOUT: Duration = Duration::from_secs(300);
+/// The demo's service turns healthy after about a second.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+const LISTENING_PREFIX: &str = "metrics listening on http://";
+
+pub fn run() -> Result<(), String> {
+    cmd::run(cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "ron-kernel",
+        "--example",
+        "kernel_demo",
+    ]))?;
+    let mut command = cargo();
+    command
+        .args([
+            "run",
+            "--locked",
+            "-q",
+            "-p",
+            "ron-kernel",
+            "--example",
+            "kernel_demo",
+        ])
+        .env("RON_METRICS_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped());
+    eprintln!("$ {}", show(&command));
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot start kernel_demo: {e}"))?;
+    let mut demo = Demo(child);
+    let addr = demo.wait_for_listening_line()?;
+    eprintln!("kernel_demo serves on {addr}");
+
+    let readyz = wait_until_ready(addr)?;
+    eprintln!("GET /readyz -> {}", readyz.trim());
+
+    let (head, body) = get(addr, "/metrics")?;
+    let content_type = "content-type: text/plain; version=0.0.4; charset=utf-8";
+    if !head.lines().any(|l| l.eq_ignore_ascii_case(content_type)) {
+        return Err(format!(
+            "/metrics lacks `{content_type}`; head was:\n{head}"
+        ));
+    }
+    promtool_check(&body)?;
+    eprintln!(
+        "promtool check metrics: ok ({} series lines)",
+        body.lines().filter(|l| !l.starts_with('#')).count()
+    );
+
+    demo.interrupt_and_wait()
+}
+
+/// The demo process; killed if dropped before it exited on its own.
+struct Demo(Child);
+
+impl Demo {
+    fn wait_for_listening_line(&mut self) -> Result<SocketAddr, String> {
+        let stdout = self
+            .0
+            .stdout
+            .take()
+            .ok_or("kernel_demo stdout was not captured")?;
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut first = String::new();
+            let read = BufReader::new(stdout).read_line(&mut first).map(|_| first);
+            let _ = tx.send(read);
+        });
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => return Err(format!("cannot read kernel_demo stdout: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "kernel_demo printed nothing within {START_TIMEOUT:?}"
+                ));
+            }
+        };
+        let addr = line
+            .trim_end()
+            .strip_prefix(LISTENING_PREFIX)
+            .ok_or_else(|| {
+                format!("kernel_demo's first line is {line:?}, expected `{LISTENING_PREFIX}ADDR`")
+            })?;
+        addr.parse()
+            .map_err(|e| format!("kernel_demo printed a bad address {addr:?}: {e}"))
+    }
+
+    fn interrupt_and_wait(mut self) -> Result<(), String> {
+        let pid = self.0.id().to_string();
+        cmd::run(Command::new("kill").args(["-INT", &pid]))?;
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(status)) if status.success() => {
+                    eprintln!("kernel_demo stopped cleanly on SIGINT");
+                    return Ok(());
+                }
+                Ok(Some(status)) => {
+                    return Err(format!("kernel_demo exited with {status} after SIGINT"));
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                Ok(None) => {
+                    return Err(format!(
+                        "kernel_demo still running {EXIT_TIMEOUT:?} after SIGINT"
+                    ));
+                }
+                Err(e) => return Err(format!("cannot wait for kernel_demo: {e}")),
+            }
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn wait_until_ready(addr: SocketAddr) -> Result<String, String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let (head, body) = get(addr, "/readyz")?;
+        if head.starts_with("HTTP/1.1 200") {
+            return Ok(body);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "/readyz not ready within {READY_TIMEOUT:?}: {}",
+                body.trim()
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A minimal HTTP/1.1 GET; returns the head and the body.
+fn get(addr: SocketAddr, path: &str) -> Result<(String, String), String> {
+    let io = |e: std::io::Error| format!("GET {path} from {addr}: {e}");
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(io)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(io)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(io)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("GET {path}: response has no header end: {response:?}"))?;
+    Ok((head.to_owned(), body.to_owned()))
+}
+
+fn promtool_check(exposition: &str) -> Result<(), String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start promtool: {e}"))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or("promtool stdin was not captured")?;
+    stdin
+        .write_all(exposition.as_bytes())
+        .map_err(|e| format!("cannot feed promtool: {e}"))?;
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("promtool did not finish: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "promtool check metrics rejected /metrics ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
