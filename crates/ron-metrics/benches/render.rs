@@ -65,14 +65,18 @@ fn full_registry() -> Metrics {
     let cap = PullingGauge::new("bus_cap_selected", "Stand-in.", Box::new(|| 128.0)).unwrap();
     metrics.register(Box::new(cap)).unwrap();
     let batch_len = Histogram::with_opts(
-        HistogramOpts::new("bus_batch_len", "Stand-in.").buckets(vec![1.0, 4.0, 16.0, 64.0, 256.0, 1024.0]),
+        HistogramOpts::new("bus_batch_len", "Stand-in.")
+            .buckets(vec![1.0, 4.0, 16.0, 64.0, 256.0, 1024.0]),
     )
     .unwrap();
     for len in [1.0, 8.0, 100.0, 300.0] {
         batch_len.observe(len);
     }
     metrics.register(Box::new(batch_len)).unwrap();
-    for (name, reason) in [("bus_autotune_warn_total", "cap_gt_256"), ("config_reload_errors_total", "parse")] {
+    for (name, reason) in [
+        ("bus_autotune_warn_total", "cap_gt_256"),
+        ("config_reload_errors_total", "parse"),
+    ] {
         let vec = IntCounterVec::new(Opts::new(name, "Stand-in."), &["reason"]).unwrap();
         vec.with_label_values(&[reason]).inc();
         metrics.register(Box::new(vec)).unwrap();
@@ -98,7 +102,9 @@ fn render(c: &mut Criterion) {
     }
     let mut group = c.benchmark_group("metrics");
     group.throughput(criterion::Throughput::Bytes(text.len() as u64));
-    group.bench_function("render_all_canonical", |b| b.iter(|| black_box(metrics.render().unwrap())));
+    group.bench_function("render_all_canonical", |b| {
+        b.iter(|| black_box(metrics.render().unwrap()))
+    });
     group.finish();
 }
 
@@ -110,12 +116,16 @@ fn healthz_round_trip(c: &mut Criterion) {
         .unwrap();
     let health = Arc::new(HealthState::new());
     health.set(|s| s.set_config_loaded(true));
-    health.set(|s| s.set_service("bench", ServiceState::Healthy)).unwrap();
+    health
+        .set(|s| s.set_service("bench", ServiceState::Healthy))
+        .unwrap();
     let metrics = full_registry();
     let (server, addr) = runtime
         .block_on(metrics.serve("127.0.0.1:0".parse().unwrap(), health))
         .unwrap();
-    let mut stream = runtime.block_on(tokio::net::TcpStream::connect(addr)).unwrap();
+    let mut stream = runtime
+        .block_on(tokio::net::TcpStream::connect(addr))
+        .unwrap();
     stream.set_nodelay(true).unwrap();
     let request = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n";
     let mut buf = vec![0u8; 4096];

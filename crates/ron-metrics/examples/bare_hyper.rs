@@ -22,18 +22,29 @@ use hyper_util::rt::TokioIo;
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "listening on http://{}", listener.local_addr().unwrap()).unwrap();
+    writeln!(
+        stdout,
+        "listening on http://{}",
+        listener.local_addr().unwrap()
+    )
+    .unwrap();
     stdout.flush().unwrap();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
             let service = service_fn(|_: Request<hyper::body::Incoming>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
