@@ -1,0 +1,61 @@
+//! The bus contract as tests: every backend runs all of them with one line.
+//!
+//! ```ignore
+//! // crates/my-backend/tests/conformance.rs
+//! ron_bus::conformance_tests!(my_backend::MyBus<u64>);
+//! ```
+//!
+//! Each test is a generic function here, instantiated as a `#[test]` by
+//! [`conformance_tests!`](crate::conformance_tests). They cover SPEC section
+//! 4: publish results and the no-receiver count, exact per-subscriber
+//! accounting under lag (fixed cases and a property test against a
+//! `VecDeque` model), `Lagged(n)` then the oldest retained message, late
+//! subscribers, closing with drain, receiver drops, `publish_many`, interest
+//! masks, coalesced wake-ups, `blocking_recv` and a multi-thread stress test.
+//!
+//! Enabled by the `conformance` feature (it brings proptest and tokio).
+
+mod cases;
+mod model;
+mod stress;
+mod waker;
+
+pub use cases::*;
+pub use model::matches_the_vecdeque_model;
+pub use stress::stress_exact_accounting;
+
+/// Instantiates every conformance test for a backend type implementing
+/// `BusBackend<u64>`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:ty) => {
+        $crate::conformance_tests!(@each $backend;
+            publish_returns_the_receiver_count,
+            no_receivers_returns_zero_and_counts,
+            capacity_is_validated_and_normalised,
+            lagged_reports_exact_loss_then_oldest_retained,
+            async_recv_reports_lag_like_try_recv,
+            accounting_is_exact_under_lag,
+            late_subscriber_sees_only_later_messages,
+            close_drains_then_reports_closed,
+            close_wakes_a_parked_receiver,
+            dropping_a_receiver_leaves_others_alone,
+            publish_many_equals_publishing_in_order,
+            interest_filters_delivery_and_lag,
+            interest_does_not_wake_outside_the_mask,
+            full_mask_is_plain_subscribe,
+            wakes_are_coalesced_and_counted,
+            blocking_recv_works_from_a_plain_thread,
+            matches_the_vecdeque_model,
+            stress_exact_accounting,
+        );
+    };
+    (@each $backend:ty; $($case:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::conformance::$case::<$backend>();
+            }
+        )+
+    };
+}

@@ -1,0 +1,257 @@
+//! [`ReferenceBus`]: the contract, executed as plainly as possible.
+//!
+//! One mutex around one bounded queue per subscriber. Slow (every publish
+//! locks and walks every subscriber) but easy to see correct: it is the
+//! executable specification the conformance kit is checked against, and what
+//! the examples in these docs run on. Production code wants
+//! `ron-bus-classic` or `ron-bus-soa`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+
+use crate::{ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError, normalize_capacity};
+
+/// A bus that keeps one bounded queue per subscriber behind a mutex.
+///
+/// # Example
+///
+/// ```
+/// use ron_bus::reference::ReferenceBus;
+/// use ron_bus::{BusBackend, BusReceiver, TryRecvError};
+///
+/// let bus = ReferenceBus::<u32>::with_capacity(2)?;
+/// let mut rx = bus.subscribe();
+/// assert_eq!(bus.publish(1), 1);
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// # Ok::<(), ron_bus::BusError>(())
+/// ```
+pub struct ReferenceBus<T> {
+    shared: Arc<Shared<T>>,
+    /// Counts publisher handles: the bus closes when the last one drops.
+    _publisher: Arc<PublisherGuard<T>>,
+}
+
+struct Shared<T> {
+    capacity: usize,
+    stats: Arc<BusStats>,
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    closed: bool,
+    next_id: u64,
+    subscribers: Vec<Subscriber<T>>,
+}
+
+/// One subscriber's view: what it has not received yet, and what it lost.
+struct Subscriber<T> {
+    id: u64,
+    mask: u64,
+    queue: VecDeque<T>,
+    lost: u64,
+    /// Set while the subscriber is parked; taken by the first publish that
+    /// wakes it, so later publishes find it already notified.
+    waker: Option<Waker>,
+}
+
+struct PublisherGuard<T>(Arc<Shared<T>>);
+
+impl<T> Drop for PublisherGuard<T> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.closed = true;
+        for sub in &mut state.subscribers {
+            if let Some(waker) = sub.waker.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Nothing under this lock can panic half-way through a change.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<T: Clone> ReferenceBus<T> {
+    /// Delivers one message under the lock; returns (receivers, wakers to wake).
+    fn deliver(&self, state: &mut State<T>, topic: u64, msg: &T, wakers: &mut Vec<Waker>) -> (usize, u64) {
+        let mut receivers = 0;
+        let mut suppressed = 0;
+        for sub in state.subscribers.iter_mut().filter(|s| s.mask & topic != 0) {
+            receivers += 1;
+            if sub.queue.len() == self.shared.capacity {
+                sub.queue.pop_front();
+                sub.lost += 1;
+            }
+            sub.queue.push_back(msg.clone());
+            match sub.waker.take() {
+                Some(waker) => wakers.push(waker),
+                None => suppressed += 1,
+            }
+        }
+        (receivers, suppressed)
+    }
+}
+
+impl<T> Clone for ReferenceBus<T> {
+    fn clone(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared), _publisher: Arc::clone(&self._publisher) }
+    }
+}
+
+impl<T> fmt::Debug for ReferenceBus<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReferenceBus").field("capacity", &self.shared.capacity).finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
+    type Receiver = ReferenceReceiver<T>;
+
+    fn with_capacity(capacity: usize) -> Result<Self, BusError> {
+        let shared = Arc::new(Shared {
+            capacity: normalize_capacity(capacity)?,
+            stats: Arc::new(BusStats::new()),
+            state: Mutex::new(State { closed: false, next_id: 0, subscribers: Vec::new() }),
+        });
+        Ok(Self { _publisher: Arc::new(PublisherGuard(Arc::clone(&shared))), shared })
+    }
+
+    fn publish(&self, msg: T) -> usize {
+        self.publish_topic(ALL_TOPICS, msg)
+    }
+
+    fn publish_topic(&self, topic: u64, msg: T) -> usize {
+        let mut wakers = Vec::new();
+        let (receivers, suppressed) = self.deliver(&mut self.shared.lock(), topic, &msg, &mut wakers);
+        self.shared.stats.record_publish(receivers);
+        self.shared.stats.record_notify(wakers.len() as u64, suppressed);
+        wakers.into_iter().for_each(Waker::wake);
+        receivers
+    }
+
+    fn publish_many<I: IntoIterator<Item = T>>(&self, batch: I) -> usize {
+        let mut wakers = Vec::new();
+        let (mut total, mut len, mut nobody, mut suppressed) = (0, 0, 0, 0);
+        {
+            let mut state = self.shared.lock();
+            for msg in batch {
+                let (receivers, skipped) = self.deliver(&mut state, ALL_TOPICS, &msg, &mut wakers);
+                total += receivers;
+                len += 1;
+                nobody += usize::from(receivers == 0);
+                suppressed += skipped;
+            }
+        }
+        if len > 0 {
+            self.shared.stats.record_batch(len, nobody);
+        }
+        // One sweep for the whole batch, after every message is in place.
+        self.shared.stats.record_notify(wakers.len() as u64, suppressed);
+        wakers.into_iter().for_each(Waker::wake);
+        total
+    }
+
+    fn subscribe(&self) -> ReferenceReceiver<T> {
+        self.subscribe_with_interest(ALL_TOPICS)
+    }
+
+    fn subscribe_with_interest(&self, mask: u64) -> ReferenceReceiver<T> {
+        let mut state = self.shared.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        state.subscribers.push(Subscriber { id, mask, queue: VecDeque::new(), lost: 0, waker: None });
+        ReferenceReceiver { shared: Arc::clone(&self.shared), id, mask }
+    }
+
+    fn receiver_count(&self) -> usize {
+        self.shared.lock().subscribers.len()
+    }
+
+    fn stats(&self) -> &Arc<BusStats> {
+        &self.shared.stats
+    }
+
+    fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+}
+
+/// The subscriber side of a [`ReferenceBus`].
+pub struct ReferenceReceiver<T> {
+    shared: Arc<Shared<T>>,
+    id: u64,
+    mask: u64,
+}
+
+impl<T> ReferenceReceiver<T> {
+    /// Takes the next outcome for this subscriber, or `None` if it must wait
+    /// (then `waker`, if given, is stored to be woken by the next publish).
+    fn take(&self, waker: Option<&Waker>) -> Option<Result<T, TryRecvError>> {
+        let mut state = self.shared.lock();
+        let closed = state.closed;
+        // A receiver's entry lives until the receiver drops.
+        let Some(sub) = state.subscribers.iter_mut().find(|s| s.id == self.id) else {
+            return Some(Err(TryRecvError::Closed));
+        };
+        if sub.lost > 0 {
+            return Some(Err(TryRecvError::Lagged(std::mem::take(&mut sub.lost))));
+        }
+        if let Some(msg) = sub.queue.pop_front() {
+            return Some(Ok(msg));
+        }
+        if closed {
+            return Some(Err(TryRecvError::Closed));
+        }
+        sub.waker = waker.cloned();
+        None
+    }
+
+    fn account(&self, outcome: Result<T, TryRecvError>) -> Result<T, TryRecvError> {
+        if let Err(TryRecvError::Lagged(lost)) = outcome {
+            self.shared.stats.record_lag(lost);
+        }
+        outcome
+    }
+}
+
+impl<T> Drop for ReferenceReceiver<T> {
+    fn drop(&mut self) {
+        self.shared.lock().subscribers.retain(|s| s.id != self.id);
+    }
+}
+
+impl<T> fmt::Debug for ReferenceReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReferenceReceiver").field("id", &self.id).field("mask", &self.mask).finish()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> BusReceiver<T> for ReferenceReceiver<T> {
+    fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + Send {
+        poll_fn(move |cx| match self.take(Some(cx.waker())) {
+            Some(outcome) => Poll::Ready(self.account(outcome).map_err(|e| match e {
+                TryRecvError::Lagged(n) => RecvError::Lagged(n),
+                // `take` never reports `Empty`: it parks instead.
+                TryRecvError::Closed | TryRecvError::Empty => RecvError::Closed,
+            })),
+            None => Poll::Pending,
+        })
+    }
+
+    fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let outcome = self.take(None).unwrap_or(Err(TryRecvError::Empty));
+        self.account(outcome)
+    }
+
+    fn interest(&self) -> u64 {
+        self.mask
+    }
+}
