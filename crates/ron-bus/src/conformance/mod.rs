@@ -1,6 +1,6 @@
 //! The bus contract as tests: every backend runs all of them with one line.
 //!
-//! ```ignore
+//! ```text
 //! // crates/my-backend/tests/conformance.rs
 //! ron_bus::conformance_tests!(my_backend::MyBus<u64>);
 //! ```
