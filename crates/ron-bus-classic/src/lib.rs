@@ -50,7 +50,10 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use ron_bus::{ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError, normalize_capacity};
+use ron_bus::{
+    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError,
+    normalize_capacity,
+};
 use tokio::sync::broadcast::{self, error};
 
 /// A bus backed by `tokio::sync::broadcast`; cloning gives another publisher
@@ -75,7 +78,9 @@ struct Shared<T> {
 
 impl<T> Clone for ClassicBus<T> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -83,7 +88,10 @@ impl<T> fmt::Debug for ClassicBus<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClassicBus")
             .field("capacity", &self.shared.capacity)
-            .field("narrow_masks", &self.shared.narrow_len.load(Ordering::Relaxed))
+            .field(
+                "narrow_masks",
+                &self.shared.narrow_len.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -104,7 +112,11 @@ impl<T: Clone + Send + Sync + 'static> ClassicBus<T> {
     }
 
     fn publish_slow(&self, topic: u64, msg: T) -> usize {
-        let narrow = self.shared.narrow.read().unwrap_or_else(PoisonError::into_inner);
+        let narrow = self
+            .shared
+            .narrow
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         self.send_matching(&narrow, topic, msg)
     }
 }
@@ -137,7 +149,8 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     }
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
-        let reached = if topic == ALL_TOPICS && self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
+        let reached = if topic == ALL_TOPICS && self.shared.narrow_len.load(Ordering::Relaxed) == 0
+        {
             self.shared.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(topic, msg)
@@ -158,7 +171,11 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
                 count(self.shared.all.send(msg).unwrap_or(0));
             }
         } else {
-            let narrow = self.shared.narrow.read().unwrap_or_else(PoisonError::into_inner);
+            let narrow = self
+                .shared
+                .narrow
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
             for msg in batch {
                 count(self.send_matching(&narrow, ALL_TOPICS, msg));
             }
@@ -177,7 +194,11 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         if mask == ALL_TOPICS {
             return self.subscribe();
         }
-        let mut narrow = self.shared.narrow.write().unwrap_or_else(PoisonError::into_inner);
+        let mut narrow = self
+            .shared
+            .narrow
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         narrow.retain(|(_, sender)| sender.receiver_count() > 0);
         let rx = match narrow.iter().find(|(m, _)| *m == mask) {
             Some((_, sender)) => sender.subscribe(),
@@ -187,13 +208,23 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
                 rx
             }
         };
-        self.shared.narrow_len.store(narrow.len(), Ordering::Relaxed);
+        self.shared
+            .narrow_len
+            .store(narrow.len(), Ordering::Relaxed);
         self.receiver(rx, mask)
     }
 
     fn receiver_count(&self) -> usize {
-        let narrow = self.shared.narrow.read().unwrap_or_else(PoisonError::into_inner);
-        self.shared.all.receiver_count() + narrow.iter().map(|(_, s)| s.receiver_count()).sum::<usize>()
+        let narrow = self
+            .shared
+            .narrow
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.shared.all.receiver_count()
+            + narrow
+                .iter()
+                .map(|(_, s)| s.receiver_count())
+                .sum::<usize>()
     }
 
     fn stats(&self) -> &Arc<BusStats> {
@@ -207,7 +238,13 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
 
 impl<T> ClassicBus<T> {
     fn receiver(&self, rx: broadcast::Receiver<T>, interest: u64) -> ClassicReceiver<T> {
-        ClassicReceiver { rx, interest, stats: Arc::clone(&self.shared.stats), woken: 0, suppressed: 0 }
+        ClassicReceiver {
+            rx,
+            interest,
+            stats: Arc::clone(&self.shared.stats),
+            woken: 0,
+            suppressed: 0,
+        }
     }
 }
 
@@ -241,45 +278,51 @@ impl<T> Drop for ClassicReceiver<T> {
 
 impl<T> fmt::Debug for ClassicReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClassicReceiver").field("interest", &self.interest).finish_non_exhaustive()
+        f.debug_struct("ClassicReceiver")
+            .field("interest", &self.interest)
+            .finish_non_exhaustive()
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> BusReceiver<T> for ClassicReceiver<T> {
-    fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + Send {
-        async move {
-            let mut parked = false;
-            let outcome = {
-                let Self { rx, stats, woken, suppressed, .. } = self;
-                let mut next = pin!(rx.recv());
-                poll_fn(|cx| {
-                    let poll = next.as_mut().poll(cx);
-                    if poll.is_pending() && !parked {
-                        parked = true;
-                        // Going idle: publish the local wake counts.
-                        stats.record_notify(std::mem::take(woken), std::mem::take(suppressed));
-                    }
-                    poll
-                })
-                .await
-            };
-            match outcome {
-                Ok(msg) => {
-                    if parked {
-                        self.woken += 1;
-                    } else {
-                        self.suppressed += 1;
-                    }
-                    Ok(msg)
+    async fn recv(&mut self) -> Result<T, RecvError> {
+        let mut parked = false;
+        let outcome = {
+            let Self {
+                rx,
+                stats,
+                woken,
+                suppressed,
+                ..
+            } = self;
+            let mut next = pin!(rx.recv());
+            poll_fn(|cx| {
+                let poll = next.as_mut().poll(cx);
+                if poll.is_pending() && !parked {
+                    parked = true;
+                    // Going idle: publish the local wake counts.
+                    stats.record_notify(std::mem::take(woken), std::mem::take(suppressed));
                 }
-                Err(error::RecvError::Lagged(lost)) => {
-                    self.stats.record_lag(lost);
-                    Err(RecvError::Lagged(lost))
+                poll
+            })
+            .await
+        };
+        match outcome {
+            Ok(msg) => {
+                if parked {
+                    self.woken += 1;
+                } else {
+                    self.suppressed += 1;
                 }
-                Err(error::RecvError::Closed) => {
-                    self.flush();
-                    Err(RecvError::Closed)
-                }
+                Ok(msg)
+            }
+            Err(error::RecvError::Lagged(lost)) => {
+                self.stats.record_lag(lost);
+                Err(RecvError::Lagged(lost))
+            }
+            Err(error::RecvError::Closed) => {
+                self.flush();
+                Err(RecvError::Closed)
             }
         }
     }

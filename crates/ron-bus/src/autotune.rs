@@ -37,7 +37,11 @@ pub fn autotune_capacity(expected_subscribers: usize, override_cap: Option<usize
     let capacity = choose(expected_subscribers, override_cap);
     if capacity > AUTOTUNE_WARN_ABOVE {
         WARNINGS.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(capacity, expected_subscribers, "bus capacity above {AUTOTUNE_WARN_ABOVE} is cache-hostile");
+        tracing::warn!(
+            capacity,
+            expected_subscribers,
+            "bus capacity above {AUTOTUNE_WARN_ABOVE} is cache-hostile"
+        );
     }
     capacity
 }
@@ -63,7 +67,15 @@ mod tests {
 
     #[test]
     fn plateaus_follow_the_notes() {
-        for (subs, cap) in [(0, 64), (1, 64), (4, 64), (5, 128), (16, 128), (17, 256), (10_000, 256)] {
+        for (subs, cap) in [
+            (0, 64),
+            (1, 64),
+            (4, 64),
+            (5, 128),
+            (16, 128),
+            (17, 256),
+            (10_000, 256),
+        ] {
             assert_eq!(autotune_capacity(subs, None), cap, "{subs} subscribers");
         }
     }

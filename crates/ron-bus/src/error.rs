@@ -55,7 +55,10 @@ pub enum BusError {
 pub fn normalize_capacity(requested: usize) -> Result<usize, BusError> {
     match requested {
         0 => Err(BusError::ZeroCapacity),
-        n if n > crate::MAX_CAPACITY => Err(BusError::CapacityTooLarge { requested: n, max: crate::MAX_CAPACITY }),
+        n if n > crate::MAX_CAPACITY => Err(BusError::CapacityTooLarge {
+            requested: n,
+            max: crate::MAX_CAPACITY,
+        }),
         n => Ok(n.next_power_of_two()),
     }
 }
@@ -70,10 +73,16 @@ mod tests {
         assert_eq!(normalize_capacity(1), Ok(1));
         assert_eq!(normalize_capacity(3), Ok(4));
         assert_eq!(normalize_capacity(64), Ok(64));
-        assert_eq!(normalize_capacity(crate::MAX_CAPACITY), Ok(crate::MAX_CAPACITY));
+        assert_eq!(
+            normalize_capacity(crate::MAX_CAPACITY),
+            Ok(crate::MAX_CAPACITY)
+        );
         assert_eq!(
             normalize_capacity(crate::MAX_CAPACITY + 1),
-            Err(BusError::CapacityTooLarge { requested: crate::MAX_CAPACITY + 1, max: crate::MAX_CAPACITY })
+            Err(BusError::CapacityTooLarge {
+                requested: crate::MAX_CAPACITY + 1,
+                max: crate::MAX_CAPACITY
+            })
         );
     }
 

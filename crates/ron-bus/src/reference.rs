@@ -12,7 +12,10 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
-use crate::{ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError, normalize_capacity};
+use crate::{
+    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError,
+    normalize_capacity,
+};
 
 /// A bus that keeps one bounded queue per subscriber behind a mutex.
 ///
@@ -81,7 +84,13 @@ impl<T> Shared<T> {
 
 impl<T: Clone> ReferenceBus<T> {
     /// Delivers one message under the lock; returns (receivers, wakers to wake).
-    fn deliver(&self, state: &mut State<T>, topic: u64, msg: &T, wakers: &mut Vec<Waker>) -> (usize, u64) {
+    fn deliver(
+        &self,
+        state: &mut State<T>,
+        topic: u64,
+        msg: &T,
+        wakers: &mut Vec<Waker>,
+    ) -> (usize, u64) {
         let mut receivers = 0;
         let mut suppressed = 0;
         for sub in state.subscribers.iter_mut().filter(|s| s.mask & topic != 0) {
@@ -102,13 +111,18 @@ impl<T: Clone> ReferenceBus<T> {
 
 impl<T> Clone for ReferenceBus<T> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared), _publisher: Arc::clone(&self._publisher) }
+        Self {
+            shared: Arc::clone(&self.shared),
+            _publisher: Arc::clone(&self._publisher),
+        }
     }
 }
 
 impl<T> fmt::Debug for ReferenceBus<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReferenceBus").field("capacity", &self.shared.capacity).finish_non_exhaustive()
+        f.debug_struct("ReferenceBus")
+            .field("capacity", &self.shared.capacity)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,9 +133,16 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
         let shared = Arc::new(Shared {
             capacity: normalize_capacity(capacity)?,
             stats: Arc::new(BusStats::new()),
-            state: Mutex::new(State { closed: false, next_id: 0, subscribers: Vec::new() }),
+            state: Mutex::new(State {
+                closed: false,
+                next_id: 0,
+                subscribers: Vec::new(),
+            }),
         });
-        Ok(Self { _publisher: Arc::new(PublisherGuard(Arc::clone(&shared))), shared })
+        Ok(Self {
+            _publisher: Arc::new(PublisherGuard(Arc::clone(&shared))),
+            shared,
+        })
     }
 
     fn publish(&self, msg: T) -> usize {
@@ -130,9 +151,12 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
         let mut wakers = Vec::new();
-        let (receivers, suppressed) = self.deliver(&mut self.shared.lock(), topic, &msg, &mut wakers);
+        let (receivers, suppressed) =
+            self.deliver(&mut self.shared.lock(), topic, &msg, &mut wakers);
         self.shared.stats.record_publish(receivers);
-        self.shared.stats.record_notify(wakers.len() as u64, suppressed);
+        self.shared
+            .stats
+            .record_notify(wakers.len() as u64, suppressed);
         wakers.into_iter().for_each(Waker::wake);
         receivers
     }
@@ -154,7 +178,9 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
             self.shared.stats.record_batch(len, nobody);
         }
         // One sweep for the whole batch, after every message is in place.
-        self.shared.stats.record_notify(wakers.len() as u64, suppressed);
+        self.shared
+            .stats
+            .record_notify(wakers.len() as u64, suppressed);
         wakers.into_iter().for_each(Waker::wake);
         total
     }
@@ -167,8 +193,18 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
         let mut state = self.shared.lock();
         let id = state.next_id;
         state.next_id += 1;
-        state.subscribers.push(Subscriber { id, mask, queue: VecDeque::new(), lost: 0, waker: None });
-        ReferenceReceiver { shared: Arc::clone(&self.shared), id, mask }
+        state.subscribers.push(Subscriber {
+            id,
+            mask,
+            queue: VecDeque::new(),
+            lost: 0,
+            waker: None,
+        });
+        ReferenceReceiver {
+            shared: Arc::clone(&self.shared),
+            id,
+            mask,
+        }
     }
 
     fn receiver_count(&self) -> usize {
@@ -230,7 +266,10 @@ impl<T> Drop for ReferenceReceiver<T> {
 
 impl<T> fmt::Debug for ReferenceReceiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReferenceReceiver").field("id", &self.id).field("mask", &self.mask).finish()
+        f.debug_struct("ReferenceReceiver")
+            .field("id", &self.id)
+            .field("mask", &self.mask)
+            .finish()
     }
 }
 

@@ -80,9 +80,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Shards this thread writes, most recently used buses first.
 const THREAD_CACHE: usize = 4;
 
+/// A thread's shard for one bus, keyed by [`BusStats::id`].
+type Shard = Option<(u64, Arc<Padded<ThreadCounts>>)>;
+
 thread_local! {
-    static SHARDS: RefCell<[Option<(u64, Arc<Padded<ThreadCounts>>)>; THREAD_CACHE]> =
-        const { RefCell::new([None, None, None, None]) };
+    static SHARDS: RefCell<[Shard; THREAD_CACHE]> = const { RefCell::new([None, None, None, None]) };
 }
 
 impl Default for BusStats {
@@ -119,10 +121,15 @@ impl BusStats {
         let shared = &self.shared.0;
         let len = len as u64;
         shared.batch_published.fetch_add(len, Ordering::Relaxed);
-        shared.batch_no_receivers.fetch_add(no_receivers as u64, Ordering::Relaxed);
+        shared
+            .batch_no_receivers
+            .fetch_add(no_receivers as u64, Ordering::Relaxed);
         shared.batches.fetch_add(1, Ordering::Relaxed);
         shared.batch_len_sum.fetch_add(len, Ordering::Relaxed);
-        let bucket = BATCH_LEN_BOUNDS.iter().position(|&bound| len <= bound).unwrap_or(BATCH_LEN_BOUNDS.len());
+        let bucket = BATCH_LEN_BOUNDS
+            .iter()
+            .position(|&bound| len <= bound)
+            .unwrap_or(BATCH_LEN_BOUNDS.len());
         shared.batch_len_buckets[bucket].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -138,7 +145,10 @@ impl BusStats {
             self.wake.0.notify_sends.fetch_add(sends, Ordering::Relaxed);
         }
         if suppressed > 0 {
-            self.wake.0.notify_suppressed.fetch_add(suppressed, Ordering::Relaxed);
+            self.wake
+                .0
+                .notify_suppressed
+                .fetch_add(suppressed, Ordering::Relaxed);
         }
     }
 
@@ -146,7 +156,12 @@ impl BusStats {
     /// started is included.
     pub fn snapshot(&self) -> BusStatsSnapshot {
         let (mut published, mut no_receivers) = (0, 0);
-        for (_, shard) in self.shards.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for (_, shard) in self
+            .shards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             published += shard.0.published.load(Ordering::Relaxed);
             no_receivers += shard.0.no_receivers.load(Ordering::Relaxed);
         }
@@ -181,8 +196,13 @@ impl BusStats {
         let mut f = Some(f);
         // Errors only during thread teardown; `f` is then still here.
         let _ = SHARDS.try_with(|cell| {
-            let Ok(mut cache) = cell.try_borrow_mut() else { return };
-            if let Some(position) = cache.iter().position(|e| e.as_ref().is_some_and(|(id, _)| *id == self.id)) {
+            let Ok(mut cache) = cell.try_borrow_mut() else {
+                return;
+            };
+            if let Some(position) = cache
+                .iter()
+                .position(|e| e.as_ref().is_some_and(|(id, _)| *id == self.id))
+            {
                 // Move to the front so the busiest bus is found first.
                 cache[..=position].rotate_right(1);
             } else {
@@ -259,7 +279,9 @@ mod tests {
         }
         let snapshot = stats.snapshot();
         assert_eq!(snapshot.published, 40_000);
-        let expected_none: u64 = (0..4u64).map(|t| (0..10_000u64).filter(|i| i % (t + 2) == 0).count() as u64).sum();
+        let expected_none: u64 = (0..4u64)
+            .map(|t| (0..10_000u64).filter(|i| i % (t + 2) == 0).count() as u64)
+            .sum();
         assert_eq!(snapshot.no_receivers, expected_none);
     }
 
@@ -267,9 +289,15 @@ mod tests {
     fn a_snapshot_sees_this_threads_publishes_at_once() {
         let stats = BusStats::new();
         stats.record_publish(0);
-        assert_eq!((stats.snapshot().published, stats.snapshot().no_receivers), (1, 1));
+        assert_eq!(
+            (stats.snapshot().published, stats.snapshot().no_receivers),
+            (1, 1)
+        );
         stats.record_publish(3);
-        assert_eq!((stats.snapshot().published, stats.snapshot().no_receivers), (2, 1));
+        assert_eq!(
+            (stats.snapshot().published, stats.snapshot().no_receivers),
+            (2, 1)
+        );
     }
 
     #[test]
@@ -299,7 +327,15 @@ mod tests {
         stats.record_batch(5000, 0);
         stats.record_publish(1);
         let s = stats.snapshot();
-        assert_eq!((s.published, s.no_receivers, s.batch_publishes, s.batch_len_sum), (5005, 3, 3, 5004));
+        assert_eq!(
+            (
+                s.published,
+                s.no_receivers,
+                s.batch_publishes,
+                s.batch_len_sum
+            ),
+            (5005, 3, 3, 5004)
+        );
         assert_eq!(s.batch_len_buckets[0], (1, 1));
         assert_eq!(s.batch_len_buckets[2], (4, 2));
         assert_eq!(*s.batch_len_buckets.last().unwrap(), (1024, 2));
@@ -313,6 +349,9 @@ mod tests {
         stats.record_notify(1, 9);
         stats.record_notify(0, 1);
         let s = stats.snapshot();
-        assert_eq!((s.receiver_lag, s.notify_sends, s.notify_suppressed), (7, 1, 10));
+        assert_eq!(
+            (s.receiver_lag, s.notify_sends, s.notify_suppressed),
+            (7, 1, 10)
+        );
     }
 }

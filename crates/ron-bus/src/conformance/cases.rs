@@ -32,7 +32,10 @@ fn drain<R: BusReceiver<u64>>(rx: &mut R) -> (Vec<u64>, Vec<u64>) {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// `publish` returns the number of subscribers that will see the message,
@@ -47,7 +50,11 @@ pub fn publish_returns_the_receiver_count<B: BusBackend<u64>>() {
     drop(subs.next());
     assert_eq!(bus.receiver_count(), 2);
     assert_eq!(bus.publish(2), 2);
-    assert_eq!(bus.clone().publish(3), 2, "a cloned handle publishes on the same bus");
+    assert_eq!(
+        bus.clone().publish(3),
+        2,
+        "a cloned handle publishes on the same bus"
+    );
 }
 
 /// With no subscriber, `publish` returns 0, which is counted, not an error.
@@ -66,7 +73,10 @@ pub fn no_receivers_returns_zero_and_counts<B: BusBackend<u64>>() {
 /// Capacity 0 is a typed error; others round up to a power of two.
 pub fn capacity_is_validated_and_normalised<B: BusBackend<u64>>() {
     assert!(matches!(B::with_capacity(0), Err(BusError::ZeroCapacity)));
-    assert!(matches!(B::with_capacity(usize::MAX), Err(BusError::CapacityTooLarge { .. })));
+    assert!(matches!(
+        B::with_capacity(usize::MAX),
+        Err(BusError::CapacityTooLarge { .. })
+    ));
     assert_eq!(bus::<B>(1).capacity(), 1);
     assert_eq!(bus::<B>(5).capacity(), 8);
     assert_eq!(bus::<B>(64).capacity(), 64);
@@ -134,10 +144,17 @@ pub fn accounting_is_exact_under_lag<B: BusBackend<u64>>() {
     count(1, drain(&mut slow));
     count(2, drain(&mut never));
     for (i, (delivered, lost)) in tally.iter().enumerate() {
-        assert_eq!(delivered + lost, published, "subscriber {i}: {delivered} delivered + {lost} lost");
+        assert_eq!(
+            delivered + lost,
+            published,
+            "subscriber {i}: {delivered} delivered + {lost} lost"
+        );
     }
     assert_eq!(tally[0].1, 0, "the fast subscriber never fell behind");
-    assert_eq!(bus.stats().snapshot().receiver_lag, tally.iter().map(|t| t.1).sum::<u64>());
+    assert_eq!(
+        bus.stats().snapshot().receiver_lag,
+        tally.iter().map(|t| t.1).sum::<u64>()
+    );
 }
 
 /// A subscriber sees only messages published after it subscribed.
@@ -167,7 +184,11 @@ pub fn close_drains_then_reports_closed<B: BusBackend<u64>>() {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(2)));
     assert_eq!(rx.try_recv(), Ok(2));
     assert_eq!(drain(&mut rx), (vec![3, 4, 5], vec![]));
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "a live handle keeps the bus open");
+    assert_eq!(
+        rx.try_recv(),
+        Err(TryRecvError::Empty),
+        "a live handle keeps the bus open"
+    );
     handle.publish(6);
     drop(handle);
     assert_eq!(rx.try_recv(), Ok(6));
@@ -191,8 +212,14 @@ pub fn close_wakes_a_parked_receiver<B: BusBackend<u64>>() {
     let mut recv = pin!(rx.recv());
     assert!(probe.poll(recv.as_mut()).is_pending());
     drop(bus);
-    assert!(probe.wakes() >= 1, "closing did not wake the parked receiver");
-    assert_eq!(probe.poll(recv.as_mut()), Poll::Ready(Err(RecvError::Closed)));
+    assert!(
+        probe.wakes() >= 1,
+        "closing did not wake the parked receiver"
+    );
+    assert_eq!(
+        probe.poll(recv.as_mut()),
+        Poll::Ready(Err(RecvError::Closed))
+    );
 }
 
 /// Dropping one subscriber, even one parked mid-`recv`, changes nothing for
@@ -236,7 +263,12 @@ pub fn publish_many_equals_publishing_in_order<B: BusBackend<u64>>() {
 }
 
 /// Puts both buses in the same state: a few messages, one subscriber behind.
-fn bus_publish_some<B: BusBackend<u64>>(a: &B, b: &B, a_rx: &mut B::Receiver, b_rx: &mut B::Receiver) {
+fn bus_publish_some<B: BusBackend<u64>>(
+    a: &B,
+    b: &B,
+    a_rx: &mut B::Receiver,
+    b_rx: &mut B::Receiver,
+) {
     for i in 0..5 {
         a.publish(i);
         b.publish(i);
@@ -269,7 +301,11 @@ pub fn interest_filters_delivery_and_lag<B: BusBackend<u64>>() {
         bus.publish_topic(A, 10 + i);
     }
     bus.publish_topic(B_, 999);
-    assert_eq!(drain(&mut on_b), (vec![999], vec![]), "B was charged for A's traffic");
+    assert_eq!(
+        drain(&mut on_b),
+        (vec![999], vec![]),
+        "B was charged for A's traffic"
+    );
     assert_eq!(bus.stats().snapshot().receiver_lag, 0);
     assert_eq!(drain(&mut on_a), (vec![106, 107, 108, 109], vec![96]));
     assert_eq!(drain(&mut on_both), (vec![107, 108, 109, 999], vec![97]));
@@ -322,7 +358,11 @@ pub fn wakes_are_coalesced_and_counted<B: BusBackend<u64>>() {
         for i in 0..10 {
             bus.publish(i);
         }
-        assert_eq!(probe.wakes(), 1, "an already-notified subscriber was notified again");
+        assert_eq!(
+            probe.wakes(),
+            1,
+            "an already-notified subscriber was notified again"
+        );
         assert_eq!(probe.poll(recv.as_mut()), Poll::Ready(Ok(0)));
     }
     for i in 1..10 {

@@ -19,13 +19,25 @@ const TOPICS: [u64; 5] = [ALL_TOPICS, 0b01, 0b10, 0b11, 0];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Publish { topic: usize },
-    PublishMany { len: usize },
-    Subscribe { mask: usize },
-    TryRecv { sub: usize },
+    Publish {
+        topic: usize,
+    },
+    PublishMany {
+        len: usize,
+    },
+    Subscribe {
+        mask: usize,
+    },
+    TryRecv {
+        sub: usize,
+    },
     /// Polls `recv` once; `Pending` must mean the model has nothing.
-    PollRecv { sub: usize },
-    Drop { sub: usize },
+    PollRecv {
+        sub: usize,
+    },
+    Drop {
+        sub: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,12 +76,19 @@ impl ModelSub {
         if self.lost > 0 {
             return Err(TryRecvError::Lagged(std::mem::take(&mut self.lost)));
         }
-        self.queue.pop_front().ok_or(if closed { TryRecvError::Closed } else { TryRecvError::Empty })
+        self.queue.pop_front().ok_or(if closed {
+            TryRecvError::Closed
+        } else {
+            TryRecvError::Empty
+        })
     }
 }
 
 fn publish_to_model(model: &mut [ModelSub], topic: u64, msg: u64) -> usize {
-    model.iter_mut().map(|s| usize::from(s.publish(topic, msg))).sum()
+    model
+        .iter_mut()
+        .map(|s| usize::from(s.publish(topic, msg)))
+        .sum()
 }
 
 fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -87,13 +106,19 @@ fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 next += 1;
             }
             Op::PublishMany { len } => {
-                let expected: usize = (next..next + len as u64).map(|m| publish_to_model(&mut model, ALL_TOPICS, m)).sum();
+                let expected: usize = (next..next + len as u64)
+                    .map(|m| publish_to_model(&mut model, ALL_TOPICS, m))
+                    .sum();
                 prop_assert_eq!(bus.publish_many(next..next + len as u64), expected);
                 next += len as u64;
             }
             Op::Subscribe { mask } => {
                 subs.push(bus.subscribe_with_interest(MASKS[mask]));
-                model.push(ModelSub { mask: MASKS[mask], queue: VecDeque::new(), lost: 0 });
+                model.push(ModelSub {
+                    mask: MASKS[mask],
+                    queue: VecDeque::new(),
+                    lost: 0,
+                });
             }
             Op::TryRecv { sub } if !subs.is_empty() => {
                 let i = sub % subs.len();
@@ -104,8 +129,15 @@ fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let got = probe.poll(pin!(subs[i].recv()));
                 match model[i].recv(false) {
                     Ok(m) => prop_assert_eq!(got, Poll::Ready(Ok(m))),
-                    Err(TryRecvError::Lagged(n)) => prop_assert_eq!(got, Poll::Ready(Err(RecvError::Lagged(n)))),
-                    Err(_) => prop_assert!(got.is_pending(), "subscriber {} got {:?} from nothing", i, got),
+                    Err(TryRecvError::Lagged(n)) => {
+                        prop_assert_eq!(got, Poll::Ready(Err(RecvError::Lagged(n))))
+                    }
+                    Err(_) => prop_assert!(
+                        got.is_pending(),
+                        "subscriber {} got {:?} from nothing",
+                        i,
+                        got
+                    ),
                 }
             }
             Op::Drop { sub } if !subs.is_empty() => {
@@ -135,7 +167,10 @@ fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
 /// return values, every receive (messages, `Lagged(n)`, `Empty`), receiver
 /// counts, and the drain-then-`Closed` ending.
 pub fn matches_the_vecdeque_model<B: BusBackend<u64>>() {
-    let mut runner = TestRunner::new(Config { cases: 256, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        ..Config::default()
+    });
     let result = runner.run(&prop::collection::vec(op(), 1..80), run::<B>);
     if let Err(failure) = result {
         panic!("{failure}");

@@ -25,7 +25,11 @@ impl Tally {
         match outcome {
             Ok(msg) => {
                 let (publisher, seq) = ((msg >> 32) as usize, msg & 0xffff_ffff);
-                assert!(seq >= self.next[publisher], "{who}: publisher {publisher} went back from {} to {seq}", self.next[publisher]);
+                assert!(
+                    seq >= self.next[publisher],
+                    "{who}: publisher {publisher} went back from {} to {seq}",
+                    self.next[publisher]
+                );
                 self.next[publisher] = seq + 1;
                 self.delivered += 1;
                 true
@@ -46,7 +50,11 @@ impl Tally {
 pub fn stress_exact_accounting<B: BusBackend<u64>>() {
     let bus = B::with_capacity(CAPACITY).unwrap();
     let stats = std::sync::Arc::clone(bus.stats());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     let thread_subs: Vec<_> = (0..2)
         .map(|i| {
@@ -65,7 +73,7 @@ pub fn stress_exact_accounting<B: BusBackend<u64>>() {
             let mut n = 0u64;
             while tally.take(rx.blocking_recv(), "slow subscriber") {
                 n += 1;
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     thread::sleep(Duration::from_millis(1));
                 }
             }
@@ -123,5 +131,8 @@ pub fn stress_exact_accounting<B: BusBackend<u64>>() {
     }
     let snapshot = stats.snapshot();
     assert_eq!(snapshot.published, total);
-    assert_eq!(snapshot.receiver_lag, tallies.iter().map(|t| t.lost).sum::<u64>());
+    assert_eq!(
+        snapshot.receiver_lag,
+        tallies.iter().map(|t| t.lost).sum::<u64>()
+    );
 }

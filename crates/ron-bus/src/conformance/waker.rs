@@ -29,7 +29,10 @@ pub(crate) struct Probe {
 impl Probe {
     pub(crate) fn new() -> Self {
         let count = Arc::new(CountingWaker::default());
-        Self { waker: Waker::from(Arc::clone(&count)), count }
+        Self {
+            waker: Waker::from(Arc::clone(&count)),
+            count,
+        }
     }
 
     pub(crate) fn wakes(&self) -> usize {
