@@ -105,14 +105,32 @@ impl BusStats {
     }
 
     /// Counts one published message that `receivers` subscribers will see
-    /// (0 counts as "no receivers").
+    /// (0 counts as "no receivers"). Costs a thread-local lookup and a plain
+    /// store to this thread's own counters.
+    #[inline]
     pub fn record_publish(&self, receivers: usize) {
-        self.with_shard(|shard| {
+        let bump = |shard: &ThreadCounts| {
             ThreadCounts::bump(&shard.published, 1);
             if receivers == 0 {
                 ThreadCounts::bump(&shard.no_receivers, 1);
             }
-        });
+        };
+        // Fast path: this bus is the one this thread published to last.
+        let done = SHARDS
+            .try_with(|cell| {
+                let Ok(cache) = cell.try_borrow() else { return false };
+                match &cache[0] {
+                    Some((id, shard)) if *id == self.id => {
+                        bump(&shard.0);
+                        true
+                    }
+                    _ => false,
+                }
+            })
+            .unwrap_or(false);
+        if !done {
+            self.with_shard(bump);
+        }
     }
 
     /// Counts one `publish_many` call of `len` messages, `no_receivers` of
@@ -192,6 +210,7 @@ impl BusStats {
     /// answers almost every call; a miss finds or registers the shard under
     /// the bus's mutex. While the thread's cache is torn down (thread exit),
     /// the shard is looked up directly.
+    #[cold]
     fn with_shard(&self, f: impl FnOnce(&ThreadCounts)) {
         let mut f = Some(f);
         // Errors only during thread teardown; `f` is then still here.
