@@ -58,6 +58,16 @@ pub fn run() -> Result<(), String> {
             "/metrics lacks `{content_type}`; head was:\n{head}"
         ));
     }
+    let published = body
+        .lines()
+        .find_map(|l| l.strip_prefix("bus_published_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or("/metrics has no bus_published_total sample")?;
+    if published < 1.0 {
+        return Err(format!(
+            "bus_published_total is {published}; the demo publishes on start"
+        ));
+    }
     promtool_check(&body)?;
     eprintln!(
         "promtool check metrics: ok ({} series lines)",

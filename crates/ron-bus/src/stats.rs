@@ -118,7 +118,9 @@ impl BusStats {
         // Fast path: this bus is the one this thread published to last.
         let done = SHARDS
             .try_with(|cell| {
-                let Ok(cache) = cell.try_borrow() else { return false };
+                let Ok(cache) = cell.try_borrow() else {
+                    return false;
+                };
                 match &cache[0] {
                     Some((id, shard)) if *id == self.id => {
                         bump(&shard.0);

@@ -1,5 +1,7 @@
-//! The whole kernel in one process: metrics and health over HTTP, a demo
-//! service that becomes healthy after a second, graceful shutdown on Ctrl-C.
+//! The whole kernel in one process: metrics and health over HTTP, the event
+//! bus (its stats on `/metrics`), a demo service that becomes healthy after a
+//! second and reports its health on the bus every second, a subscriber that
+//! logs every event, graceful shutdown on Ctrl-C.
 //!
 //! ```text
 //! cargo run -p ron-kernel --example kernel_demo
@@ -14,8 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ron_kernel::bus::{RecvError, autotune_capacity};
 use ron_kernel::health::ServiceState;
-use ron_kernel::{HealthState, Metrics, wait_for_ctrl_c};
+use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:9600";
@@ -33,6 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let addr = listen_addr()?;
     let metrics = Metrics::new(false)?;
+    // One subscriber (the logger) in this demo.
+    let bus: Bus = metrics.make_bus(autotune_capacity(1, None))?;
+    let logger = tokio::spawn(log_events(bus.subscribe()));
     let health = Arc::new(HealthState::new());
     health.set(|s| s.set_service(DEMO_SERVICE, ServiceState::Starting))?;
 
@@ -44,12 +50,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // There is no configuration file yet: start-up itself is the load.
     health.set(|s| s.set_config_loaded(true));
-    let demo = tokio::spawn(demo_service(Arc::clone(&health)));
+    let demo = tokio::spawn(demo_service(Arc::clone(&health), bus.clone()));
 
     wait_for_ctrl_c().await?;
     tracing::info!("shutting down");
     demo.abort();
     health.set(|s| s.set_service(DEMO_SERVICE, ServiceState::Failed))?;
+    bus.publish(KernelEvent::Shutdown);
+    // The last publisher handle goes: the logger drains, sees `Closed`, ends.
+    drop(bus);
+    let _ = demo.await;
+    logger.await?;
     server.shutdown().await?;
     tracing::info!("bye");
     Ok(())
@@ -66,13 +77,29 @@ fn listen_addr() -> Result<SocketAddr, String> {
     }
 }
 
-/// A stand-in service: takes a second to warm up, then reports healthy.
-async fn demo_service(health: Arc<HealthState>) {
+/// A stand-in service: takes a second to warm up, then reports healthy, on
+/// its readiness gate once and on the bus every second.
+async fn demo_service(health: Arc<HealthState>, bus: Bus) {
+    bus.publish(KernelEvent::health(DEMO_SERVICE, false));
     tokio::time::sleep(Duration::from_secs(1)).await;
     if let Err(e) = health.set(|s| s.set_service(DEMO_SERVICE, ServiceState::Healthy)) {
         tracing::error!(error = %e, "cannot mark the demo service healthy");
         return;
     }
-    tracing::info!(service = DEMO_SERVICE, "healthy");
-    std::future::pending::<()>().await;
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        beat.tick().await;
+        bus.publish(KernelEvent::health(DEMO_SERVICE, true));
+    }
+}
+
+/// Logs every event on the bus until it closes.
+async fn log_events(mut events: ron_kernel::bus::Subscriber) {
+    loop {
+        match events.recv().await {
+            Ok(event) => tracing::info!(?event, "bus event"),
+            Err(RecvError::Lagged(lost)) => tracing::warn!(lost, "event logger fell behind"),
+            Err(RecvError::Closed) => return,
+        }
+    }
 }

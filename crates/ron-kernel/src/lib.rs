@@ -3,6 +3,9 @@
 //! This is the facade. Its root exports the frozen surface, each name by an
 //! explicit `pub use`; everything else lives in a module named for what it is:
 //!
+//! * [`bus`]: the kernel's broadcast bus of [`KernelEvent`]s (contract in
+//!   `ron-bus`, default backend `ron-bus-classic`);
+//! * [`events`]: the [`KernelEvent`] type;
 //! * [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`,
 //!   `/readyz` server (from `ron-metrics`);
 //! * [`health`]: readiness gates (from `ron-health`).
@@ -30,8 +33,12 @@
 //! }
 //! ```
 
+pub mod bus;
+pub mod events;
 mod signal;
 
+pub use bus::Bus;
+pub use events::KernelEvent;
 pub use ron_health::HealthState;
 pub use ron_metrics::Metrics;
 pub use signal::wait_for_ctrl_c;

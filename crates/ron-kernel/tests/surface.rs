@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ron_kernel::health::ServiceState;
-use ron_kernel::{HealthState, Metrics, wait_for_ctrl_c};
+use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 
 #[test]
 fn module_paths_name_the_same_types_as_the_root() {
@@ -18,6 +18,9 @@ fn module_paths_name_the_same_types_as_the_root() {
     let _ = ron_kernel::metrics::ServeOptions::default();
     let _ = ron_kernel::metrics::TEXT_CONTENT_TYPE;
     let _ = wait_for_ctrl_c;
+    // Compatibility path kept from the earlier kernel.
+    let _: ron_kernel::bus::KernelEvent = ron_kernel::events::KernelEvent::Shutdown;
+    let _: fn(usize) -> Result<ron_kernel::bus::Bus, ron_kernel::bus::BusError> = Bus::new;
 }
 
 #[tokio::test]
@@ -40,6 +43,16 @@ async fn the_documented_start_up_sequence_works() {
     assert!(health.all_ready());
     assert!(health.missing().is_empty());
 
-    assert!(metrics.render().unwrap().contains("amnesia_mode 0"));
+    let bus: Bus = metrics.make_bus(64).unwrap();
+    let mut events = bus.subscribe();
+    assert_eq!(bus.publish(KernelEvent::health("api", true)), 1);
+    assert_eq!(
+        events.recv().await.unwrap(),
+        KernelEvent::health("api", true)
+    );
+
+    let text = metrics.render().unwrap();
+    assert!(text.contains("amnesia_mode 0"));
+    assert!(text.contains("bus_published_total 1"));
     server.shutdown().await.unwrap();
 }

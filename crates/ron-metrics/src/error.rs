@@ -22,6 +22,9 @@ pub enum MetricsError {
         #[source]
         source: std::io::Error,
     },
+    /// A bus could not be built.
+    #[error("cannot build bus: {0}")]
+    Bus(#[from] ron_bus::BusError),
     /// The HTTP server's task panicked or was cancelled before it shut down.
     #[error("metrics server task ended abnormally: {0}")]
     ServerTask(#[source] tokio::task::JoinError),

@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+mod bus;
 mod error;
 pub mod http;
 mod registry;

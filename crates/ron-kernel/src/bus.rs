@@ -1,0 +1,265 @@
+//! The kernel bus: [`KernelEvent`]s over a backend chosen at construction.
+//!
+//! The contract (lagging, closing, interest masks, wake-ups) is `ron-bus`'s;
+//! see [`ron_bus`] for it and for generic code over any backend.
+
+use std::sync::Arc;
+
+pub use ron_bus::{
+    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, BusStatsSnapshot, RecvError,
+    TryRecvError, autotune_capacity,
+};
+use ron_bus_classic::{ClassicBus, ClassicReceiver};
+
+/// Compatibility path: `ron_kernel::bus::KernelEvent` keeps working.
+pub use crate::events::KernelEvent;
+
+/// Which implementation carries a [`Bus`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// `tokio::sync::broadcast` (crate `ron-bus-classic`).
+    #[default]
+    Classic,
+}
+
+/// The kernel's bus of [`KernelEvent`]s. Cloning gives another publisher
+/// handle; the bus closes when the last one drops.
+///
+/// Each event is published on its own [topic](KernelEvent::topic), so a
+/// subscriber can listen to some kinds only with
+/// [`subscribe_with_interest`](Self::subscribe_with_interest).
+///
+/// # Example
+///
+/// ```
+/// use ron_kernel::bus::Bus;
+/// use ron_kernel::KernelEvent;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let bus = Bus::new(64)?;
+/// let mut rx = bus.subscribe();
+/// assert_eq!(bus.publish(KernelEvent::health("api", true)), 1);
+/// assert_eq!(rx.recv().await?, KernelEvent::health("api", true));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Bus {
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Classic(ClassicBus<KernelEvent>),
+}
+
+/// A subscriber of a [`Bus`].
+#[derive(Debug)]
+pub struct Subscriber {
+    inner: SubscriberInner,
+}
+
+#[derive(Debug)]
+enum SubscriberInner {
+    Classic(ClassicReceiver<KernelEvent>),
+}
+
+impl Bus {
+    /// A bus on the default backend retaining `capacity` events per
+    /// subscriber (rounded up to a power of two; see [`autotune_capacity`]).
+    ///
+    /// # Errors
+    ///
+    /// [`BusError`] for a capacity of 0 or above the maximum.
+    pub fn new(capacity: usize) -> Result<Self, BusError> {
+        Self::with_backend(Backend::default(), capacity)
+    }
+
+    /// A bus on a chosen backend.
+    ///
+    /// # Errors
+    ///
+    /// As [`Bus::new`].
+    pub fn with_backend(backend: Backend, capacity: usize) -> Result<Self, BusError> {
+        match backend {
+            Backend::Classic => Ok(Self {
+                inner: Inner::Classic(ClassicBus::with_capacity(capacity)?),
+            }),
+        }
+    }
+
+    /// The backend carrying this bus.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Classic(_) => Backend::Classic,
+        }
+    }
+
+    /// Publishes `event` on its topic; never blocks. Returns how many
+    /// subscribers will see it.
+    pub fn publish(&self, event: KernelEvent) -> usize {
+        BusBackend::publish(self, event)
+    }
+
+    /// Publishes every event in order, with one wake-up sweep.
+    pub fn publish_many<I: IntoIterator<Item = KernelEvent>>(&self, events: I) -> usize {
+        BusBackend::publish_many(self, events)
+    }
+
+    /// A subscriber to every event published from now on.
+    pub fn subscribe(&self) -> Subscriber {
+        BusBackend::subscribe(self)
+    }
+
+    /// A subscriber to the events whose [topic](KernelEvent::topic) is in
+    /// `mask`, e.g. `KernelEvent::HEALTH | KernelEvent::SHUTDOWN`.
+    pub fn subscribe_with_interest(&self, mask: u64) -> Subscriber {
+        BusBackend::subscribe_with_interest(self, mask)
+    }
+
+    /// Subscribers alive now.
+    pub fn receiver_count(&self) -> usize {
+        BusBackend::receiver_count(self)
+    }
+
+    /// The bus's statistics.
+    pub fn stats(&self) -> &Arc<BusStats> {
+        BusBackend::stats(self)
+    }
+
+    /// Events retained per subscriber.
+    pub fn capacity(&self) -> usize {
+        BusBackend::capacity(self)
+    }
+}
+
+impl BusBackend<KernelEvent> for Bus {
+    type Receiver = Subscriber;
+
+    fn with_capacity(capacity: usize) -> Result<Self, BusError> {
+        Self::new(capacity)
+    }
+
+    /// Publishes on the event's own topic: full-mask subscribers see every
+    /// event, narrower ones the kinds they asked for.
+    fn publish(&self, event: KernelEvent) -> usize {
+        self.publish_topic(event.topic(), event)
+    }
+
+    fn publish_topic(&self, topic: u64, event: KernelEvent) -> usize {
+        match &self.inner {
+            Inner::Classic(bus) => bus.publish_topic(topic, event),
+        }
+    }
+
+    fn publish_many<I: IntoIterator<Item = KernelEvent>>(&self, events: I) -> usize {
+        match &self.inner {
+            Inner::Classic(bus) => bus.publish_many(events),
+        }
+    }
+
+    fn subscribe(&self) -> Subscriber {
+        self.subscribe_with_interest(ALL_TOPICS)
+    }
+
+    fn subscribe_with_interest(&self, mask: u64) -> Subscriber {
+        match &self.inner {
+            Inner::Classic(bus) => Subscriber {
+                inner: SubscriberInner::Classic(bus.subscribe_with_interest(mask)),
+            },
+        }
+    }
+
+    fn receiver_count(&self) -> usize {
+        match &self.inner {
+            Inner::Classic(bus) => bus.receiver_count(),
+        }
+    }
+
+    fn stats(&self) -> &Arc<BusStats> {
+        match &self.inner {
+            Inner::Classic(bus) => bus.stats(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match &self.inner {
+            Inner::Classic(bus) => bus.capacity(),
+        }
+    }
+}
+
+impl Subscriber {
+    /// Waits for the next event (cancel-safe).
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Lagged`] after losing events, [`RecvError::Closed`] once
+    /// the bus is closed and drained.
+    pub async fn recv(&mut self) -> Result<KernelEvent, RecvError> {
+        BusReceiver::recv(self).await
+    }
+
+    /// The next event if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when none is, otherwise as [`recv`](Self::recv).
+    pub fn try_recv(&mut self) -> Result<KernelEvent, TryRecvError> {
+        BusReceiver::try_recv(self)
+    }
+
+    /// Waits for the next event by blocking the thread (outside a runtime).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub fn blocking_recv(&mut self) -> Result<KernelEvent, RecvError> {
+        BusReceiver::blocking_recv(self)
+    }
+}
+
+impl BusReceiver<KernelEvent> for Subscriber {
+    async fn recv(&mut self) -> Result<KernelEvent, RecvError> {
+        match &mut self.inner {
+            SubscriberInner::Classic(rx) => rx.recv().await,
+        }
+    }
+
+    fn try_recv(&mut self) -> Result<KernelEvent, TryRecvError> {
+        match &mut self.inner {
+            SubscriberInner::Classic(rx) => rx.try_recv(),
+        }
+    }
+
+    fn interest(&self) -> u64 {
+        match &self.inner {
+            SubscriberInner::Classic(rx) => rx.interest(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_route_by_topic() {
+        let bus = Bus::new(8).unwrap();
+        let mut all = bus.subscribe();
+        let mut crashes = bus.subscribe_with_interest(KernelEvent::SERVICE_CRASHED);
+        assert_eq!(bus.publish(KernelEvent::health("a", true)), 1);
+        let crash = KernelEvent::ServiceCrashed {
+            service: "a".into(),
+            reason: "boom".into(),
+        };
+        assert_eq!(bus.publish(crash.clone()), 2);
+        assert_eq!(all.try_recv(), Ok(KernelEvent::health("a", true)));
+        assert_eq!(all.try_recv(), Ok(crash.clone()));
+        assert_eq!(crashes.try_recv(), Ok(crash));
+        assert_eq!(crashes.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(bus.backend(), Backend::Classic);
+    }
+}
