@@ -30,8 +30,11 @@ struct Padded<T>(T);
 /// increment is a relaxed load and store; read by any snapshot.
 #[derive(Debug, Default)]
 struct ThreadCounts {
-    published: AtomicU64,
-    no_receivers: AtomicU64,
+    /// Publishes that reached at least one subscriber.
+    reached: AtomicU64,
+    /// Publishes that reached nobody. Published = reached + unreached, so a
+    /// publish touches exactly one counter.
+    unreached: AtomicU64,
 }
 
 impl ThreadCounts {
@@ -110,10 +113,8 @@ impl BusStats {
     #[inline]
     pub fn record_publish(&self, receivers: usize) {
         let bump = |shard: &ThreadCounts| {
-            ThreadCounts::bump(&shard.published, 1);
-            if receivers == 0 {
-                ThreadCounts::bump(&shard.no_receivers, 1);
-            }
+            let counter = if receivers == 0 { &shard.unreached } else { &shard.reached };
+            ThreadCounts::bump(counter, 1);
         };
         // Fast path: this bus is the one this thread published to last.
         let done = SHARDS
@@ -182,8 +183,9 @@ impl BusStats {
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
-            published += shard.0.published.load(Ordering::Relaxed);
-            no_receivers += shard.0.no_receivers.load(Ordering::Relaxed);
+            let unreached = shard.0.unreached.load(Ordering::Relaxed);
+            published += shard.0.reached.load(Ordering::Relaxed) + unreached;
+            no_receivers += unreached;
         }
         let shared = &self.shared.0;
         let wake = &self.wake.0;
