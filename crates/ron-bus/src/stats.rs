@@ -113,7 +113,11 @@ impl BusStats {
     #[inline]
     pub fn record_publish(&self, receivers: usize) {
         let bump = |shard: &ThreadCounts| {
-            let counter = if receivers == 0 { &shard.unreached } else { &shard.reached };
+            let counter = if receivers == 0 {
+                &shard.unreached
+            } else {
+                &shard.reached
+            };
             ThreadCounts::bump(counter, 1);
         };
         // Fast path: this bus is the one this thread published to last.
