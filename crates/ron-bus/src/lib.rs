@@ -2,7 +2,7 @@
 //!
 //! This crate holds what every backend shares: the [`BusBackend`] and
 //! [`BusReceiver`] traits, the errors, [`BusStats`], [`autotune_capacity`],
-//! a plain [`reference`] backend, and (feature `conformance`) the test kit
+//! a plain [`reference`](mod@reference) backend, and (feature `conformance`) the test kit
 //! every backend must pass. Backends live in sibling crates:
 //! `ron-bus-classic` (over `tokio::sync::broadcast`) and `ron-bus-soa` (a
 //! lock-free structure-of-arrays ring).
