@@ -1,0 +1,104 @@
+//! How a supervisor tells the world what happens: events to a [`Reporter`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Something that happened to a supervised child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SupervisorEvent {
+    /// The child was started (first start or restart).
+    Started {
+        /// The child's name.
+        service: Arc<str>,
+    },
+    /// The child counts as healthy (on start, or when it said so).
+    Healthy {
+        /// The child's name.
+        service: Arc<str>,
+    },
+    /// The child crashed: it returned an error or panicked.
+    Crashed {
+        /// The child's name.
+        service: Arc<str>,
+        /// The error's text or the panic message.
+        reason: Arc<str>,
+        /// Delay before its restart, or `None` when it will not restart.
+        restart_in: Option<Duration>,
+    },
+    /// The child exited cleanly.
+    Exited {
+        /// The child's name.
+        service: Arc<str>,
+    },
+    /// The child is being restarted because of a sibling (one-for-all,
+    /// rest-for-one).
+    StoppedForSibling {
+        /// The child's name.
+        service: Arc<str>,
+        /// The sibling whose crash caused it.
+        sibling: Arc<str>,
+    },
+    /// Restart intensity was exceeded: the supervisor gives up on every
+    /// child and stops.
+    GaveUp {
+        /// The child whose restart tripped the limit.
+        service: Arc<str>,
+        /// Restarts allowed...
+        max_restarts: u32,
+        /// ...within this window.
+        within: Duration,
+    },
+    /// The child is stopped for good (shutdown or give-up).
+    Stopped {
+        /// The child's name.
+        service: Arc<str>,
+        /// Whether it stopped within its timeout or had to be aborted.
+        how: StopKind,
+    },
+}
+
+/// How a child stopped at shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopKind {
+    /// It finished within its shutdown timeout.
+    Clean,
+    /// It ignored cancellation past its timeout and was aborted.
+    Aborted,
+    /// It was not running (exited earlier or waiting to restart).
+    NotRunning,
+}
+
+/// Receives a supervisor's events. Called from the supervisor's task: keep
+/// it quick and non-blocking (count, log, publish on a bus).
+pub trait Reporter: Send + Sync + 'static {
+    /// Called for every event, in order.
+    fn report(&self, event: &SupervisorEvent);
+}
+
+/// Logs every event with `tracing` and does nothing else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogReporter;
+
+impl Reporter for LogReporter {
+    fn report(&self, event: &SupervisorEvent) {
+        match event {
+            SupervisorEvent::Crashed { service, reason, restart_in } => {
+                tracing::warn!(%service, %reason, ?restart_in, "service crashed");
+            }
+            SupervisorEvent::GaveUp { service, max_restarts, within } => {
+                tracing::error!(%service, max_restarts, ?within, "restart intensity exceeded; giving up");
+            }
+            other => tracing::info!(event = ?other, "supervisor"),
+        }
+    }
+}
+
+impl<F> Reporter for F
+where
+    F: Fn(&SupervisorEvent) + Send + Sync + 'static,
+{
+    fn report(&self, event: &SupervisorEvent) {
+        self(event);
+    }
+}

@@ -1,0 +1,452 @@
+//! [`Supervisor`]: starts children, watches them, restarts them by policy and
+//! strategy, gives up past the restart intensity, shuts them down gracefully.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::task::{JoinError, JoinHandle};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::{Backoff, Rng};
+use crate::child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
+use crate::report::{LogReporter, Reporter, StopKind, SupervisorEvent};
+
+/// Which children restart when one crashes (OTP's strategies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Only the crashed child.
+    #[default]
+    OneForOne,
+    /// Every child: the others are stopped, then all start again in order.
+    OneForAll,
+    /// The crashed child and every child started after it, in order.
+    RestForOne,
+}
+
+/// Why [`Supervisor::run`] ended other than by a requested shutdown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// More than `max_restarts` restarts were needed within `within`; every
+    /// child was stopped.
+    #[error("restart intensity exceeded by {service}: more than {max_restarts} restarts within {within:?}")]
+    IntensityExceeded {
+        /// The child whose restart tripped the limit.
+        service: Arc<str>,
+        /// The limit.
+        max_restarts: u32,
+        /// Its window.
+        within: Duration,
+    },
+}
+
+/// How each child stopped when the supervisor shut down.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Children that stopped within their timeout.
+    pub clean: Vec<Arc<str>>,
+    /// Children that were aborted after their timeout.
+    pub aborted: Vec<Arc<str>>,
+}
+
+/// Builds a [`Supervisor`].
+#[derive(Clone)]
+#[must_use]
+pub struct SupervisorBuilder {
+    strategy: Strategy,
+    max_restarts: u32,
+    within: Duration,
+    backoff: Backoff,
+    reset_after: Duration,
+    rng: Option<Rng>,
+    reporter: Arc<dyn Reporter>,
+    children: Vec<ChildSpec>,
+}
+
+impl std::fmt::Debug for SupervisorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorBuilder")
+            .field("strategy", &self.strategy)
+            .field("max_restarts", &self.max_restarts)
+            .field("within", &self.within)
+            .field("children", &self.children)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SupervisorBuilder {
+    /// The restart strategy (default one-for-one).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// At most `max_restarts` restarts within `within` (default 3 in 5 s, as
+    /// OTP); one more and the supervisor gives up.
+    pub fn intensity(mut self, max_restarts: u32, within: Duration) -> Self {
+        self.max_restarts = max_restarts;
+        self.within = within;
+        self
+    }
+
+    /// Restart delays (default 100 ms doubling to 30 s, jittered).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// A child that ran this long without crashing starts its backoff over
+    /// (default 10 s).
+    pub fn reset_after(mut self, healthy_run: Duration) -> Self {
+        self.reset_after = healthy_run;
+        self
+    }
+
+    /// Seeds the jitter, for reproducible delays (default: random).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = Some(Rng::seeded(seed));
+        self
+    }
+
+    /// Where events go (default: `tracing` logs only).
+    pub fn reporter(mut self, reporter: impl Reporter) -> Self {
+        self.reporter = Arc::new(reporter);
+        self
+    }
+
+    /// Adds a child; children start in the order they are added.
+    pub fn child(mut self, child: ChildSpec) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    /// The supervisor.
+    pub fn build(self) -> Supervisor {
+        Supervisor {
+            strategy: self.strategy,
+            max_restarts: self.max_restarts,
+            within: self.within,
+            backoff: self.backoff,
+            reset_after: self.reset_after,
+            rng: self.rng.unwrap_or_else(Rng::from_entropy),
+            reporter: self.reporter,
+            slots: self.children.into_iter().map(Slot::new).collect(),
+            restarts: VecDeque::new(),
+        }
+    }
+}
+
+/// Supervises a set of children until cancelled or until restart intensity
+/// is exceeded.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
+/// use ron_supervisor::{Backoff, ChildSpec, Supervisor};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let runs = Arc::new(AtomicU32::new(0));
+/// let counter = Arc::clone(&runs);
+/// let flaky = ChildSpec::new("flaky", move |ctx| {
+///     let run = counter.fetch_add(1, Ordering::SeqCst);
+///     async move {
+///         if run < 2 {
+///             return Err("boom");
+///         }
+///         ctx.cancelled().await;
+///         Ok(())
+///     }
+/// });
+/// let stop = CancellationToken::new();
+/// let supervisor = Supervisor::builder().backoff(Backoff::default()).child(flaky).build();
+/// let running = tokio::spawn(supervisor.run(stop.clone()));
+/// tokio::time::sleep(Duration::from_secs(5)).await;
+/// stop.cancel();
+/// let report = running.await.unwrap().unwrap();
+/// assert_eq!(runs.load(Ordering::SeqCst), 3); // two crashes, two restarts
+/// assert_eq!(report.clean.len(), 1);
+/// # }
+/// ```
+pub struct Supervisor {
+    strategy: Strategy,
+    max_restarts: u32,
+    within: Duration,
+    backoff: Backoff,
+    reset_after: Duration,
+    rng: Rng,
+    reporter: Arc<dyn Reporter>,
+    /// In start order.
+    slots: Vec<Slot>,
+    /// When each restart inside the intensity window happened.
+    restarts: VecDeque<Instant>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("strategy", &self.strategy)
+            .field("children", &self.slots.iter().map(|s| &s.spec.name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One child and its lifecycle.
+struct Slot {
+    spec: ChildSpec,
+    running: Option<Running>,
+    /// Consecutive crashes since the last healthy run: the backoff exponent.
+    attempts: u32,
+    /// When to start it (again).
+    start_at: Option<Instant>,
+}
+
+struct Running {
+    handle: JoinHandle<Result<(), BoxError>>,
+    cancel: CancellationToken,
+    started: Instant,
+}
+
+impl Slot {
+    fn new(spec: ChildSpec) -> Self {
+        Self { spec, running: None, attempts: 0, start_at: None }
+    }
+}
+
+/// How a child's run ended.
+enum Exit {
+    Clean,
+    Crashed(String),
+}
+
+impl Supervisor {
+    /// A builder with OTP's defaults.
+    pub fn builder() -> SupervisorBuilder {
+        SupervisorBuilder {
+            strategy: Strategy::default(),
+            max_restarts: 3,
+            within: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            reset_after: Duration::from_secs(10),
+            rng: None,
+            reporter: Arc::new(LogReporter),
+            children: Vec::new(),
+        }
+    }
+
+    /// Starts every child in order and supervises them until `cancel` fires
+    /// (then stops them in reverse order, each within its timeout, and
+    /// returns how each stopped) or restart intensity is exceeded.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorError::IntensityExceeded`], after every child was stopped.
+    pub async fn run(mut self, cancel: CancellationToken) -> Result<ShutdownReport, SupervisorError> {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            slot.start_at = Some(now);
+        }
+        loop {
+            self.start_due(&cancel);
+            let next_start = self.slots.iter().filter_map(|s| s.start_at).min();
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(self.stop_all().await),
+                (index, outcome) = next_exit(&mut self.slots) => {
+                    if let Some(error) = self.on_exit(index, outcome).await {
+                        return Err(error);
+                    }
+                }
+                () = sleep_until(next_start) => {}
+            }
+        }
+    }
+
+    /// Starts, in order, every child whose start time has come.
+    fn start_due(&mut self, cancel: &CancellationToken) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            if slot.start_at.is_some_and(|at| at <= now) && slot.running.is_none() {
+                slot.start_at = None;
+                let child_cancel = cancel.child_token();
+                let ctx = ChildContext {
+                    name: Arc::clone(&slot.spec.name),
+                    cancel: child_cancel.clone(),
+                    reporter: Arc::clone(&self.reporter),
+                };
+                let handle = tokio::spawn((slot.spec.factory)(ctx));
+                slot.running = Some(Running { handle, cancel: child_cancel, started: now });
+                let service = Arc::clone(&slot.spec.name);
+                self.reporter.report(&SupervisorEvent::Started { service: Arc::clone(&service) });
+                if slot.spec.health == HealthMode::OnStart {
+                    self.reporter.report(&SupervisorEvent::Healthy { service });
+                }
+            }
+        }
+    }
+
+    /// Handles the end of child `index`'s run; `Some` when the supervisor
+    /// must give up.
+    async fn on_exit(
+        &mut self,
+        index: usize,
+        outcome: Result<Result<(), BoxError>, JoinError>,
+    ) -> Option<SupervisorError> {
+        let now = Instant::now();
+        let slot = &mut self.slots[index];
+        let Some(run) = slot.running.take() else { return None };
+        if now.duration_since(run.started) >= self.reset_after {
+            slot.attempts = 0;
+        }
+        let exit = match outcome {
+            Ok(Ok(())) => Exit::Clean,
+            Ok(Err(error)) => Exit::Crashed(error.to_string()),
+            Err(join) => Exit::Crashed(panic_reason(join)),
+        };
+        let restart = match (&exit, slot.spec.restart) {
+            (_, Restart::Permanent) | (Exit::Crashed(_), Restart::Transient) => true,
+            (Exit::Clean, Restart::Transient) | (_, Restart::Temporary) => false,
+        };
+        let service = Arc::clone(&slot.spec.name);
+        if !restart {
+            let event = match exit {
+                Exit::Clean => SupervisorEvent::Exited { service },
+                Exit::Crashed(reason) => {
+                    SupervisorEvent::Crashed { service, reason: reason.into(), restart_in: None }
+                }
+            };
+            self.reporter.report(&event);
+            return None;
+        }
+
+        // A restart is needed: count it against the intensity window first.
+        self.restarts.push_back(now);
+        while self.restarts.front().is_some_and(|t| now.duration_since(*t) > self.within) {
+            self.restarts.pop_front();
+        }
+        if self.restarts.len() > self.max_restarts as usize {
+            if let Exit::Crashed(reason) = exit {
+                let crashed = SupervisorEvent::Crashed { service: Arc::clone(&service), reason: reason.into(), restart_in: None };
+                self.reporter.report(&crashed);
+            }
+            let (max_restarts, within) = (self.max_restarts, self.within);
+            self.reporter.report(&SupervisorEvent::GaveUp { service: Arc::clone(&service), max_restarts, within });
+            self.stop_all().await;
+            return Some(SupervisorError::IntensityExceeded { service, max_restarts, within });
+        }
+
+        let slot = &mut self.slots[index];
+        let delay = self.backoff.delay(slot.attempts, &mut self.rng);
+        slot.attempts = slot.attempts.saturating_add(1);
+        match exit {
+            Exit::Clean => self.reporter.report(&SupervisorEvent::Exited { service: Arc::clone(&service) }),
+            Exit::Crashed(reason) => self.reporter.report(&SupervisorEvent::Crashed {
+                service: Arc::clone(&service),
+                reason: reason.into(),
+                restart_in: Some(delay),
+            }),
+        }
+        let affected = match self.strategy {
+            Strategy::OneForOne => index..index + 1,
+            Strategy::OneForAll => 0..self.slots.len(),
+            Strategy::RestForOne => index..self.slots.len(),
+        };
+        // Siblings stop in reverse start order, as OTP does, then everything
+        // affected starts again in start order once the delay has passed.
+        for sibling in affected.clone().rev().filter(|&i| i != index) {
+            if self.slots[sibling].running.is_some() {
+                let name = Arc::clone(&self.slots[sibling].spec.name);
+                self.reporter.report(&SupervisorEvent::StoppedForSibling { service: name, sibling: Arc::clone(&service) });
+                self.stop(sibling).await;
+            }
+        }
+        let start_at = now + delay;
+        for i in affected {
+            let slot = &mut self.slots[i];
+            if i == index || slot.spec.restart != Restart::Temporary {
+                slot.start_at = Some(start_at);
+            }
+        }
+        None
+    }
+
+    /// Cancels child `index`, waits its shutdown timeout, aborts it past that.
+    async fn stop(&mut self, index: usize) -> StopKind {
+        let slot = &mut self.slots[index];
+        slot.start_at = None;
+        let Some(mut run) = slot.running.take() else { return StopKind::NotRunning };
+        run.cancel.cancel();
+        match tokio::time::timeout(slot.spec.shutdown_timeout, &mut run.handle).await {
+            Ok(_) => StopKind::Clean,
+            Err(_elapsed) => {
+                run.handle.abort();
+                // Waits until the task is gone, so nothing outlives the stop.
+                let _ = run.handle.await;
+                StopKind::Aborted
+            }
+        }
+    }
+
+    /// Stops every child in reverse start order and reports each.
+    async fn stop_all(&mut self) -> ShutdownReport {
+        let mut report = ShutdownReport::default();
+        for index in (0..self.slots.len()).rev() {
+            let how = self.stop(index).await;
+            let service = Arc::clone(&self.slots[index].spec.name);
+            match how {
+                StopKind::Clean => report.clean.push(Arc::clone(&service)),
+                StopKind::Aborted => report.aborted.push(Arc::clone(&service)),
+                StopKind::NotRunning => {}
+            }
+            self.reporter.report(&SupervisorEvent::Stopped { service, how });
+        }
+        report
+    }
+}
+
+/// Resolves when any running child's task ends, with its index.
+async fn next_exit(slots: &mut [Slot]) -> (usize, Result<Result<(), BoxError>, JoinError>) {
+    poll_fn(|cx| {
+        for (index, slot) in slots.iter_mut().enumerate() {
+            if let Some(run) = &mut slot.running {
+                if let Poll::Ready(outcome) = Pin::new(&mut run.handle).poll(cx) {
+                    return Poll::Ready((index, outcome));
+                }
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The panic message of a panicked task (or why the task ended otherwise).
+fn panic_reason(error: JoinError) -> String {
+    if !error.is_panic() {
+        return "task cancelled".to_owned();
+    }
+    let payload = error.into_panic();
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
