@@ -1,7 +1,11 @@
 //! The whole kernel in one process: metrics and health over HTTP, the event
-//! bus (its stats on `/metrics`), a demo service that becomes healthy after a
-//! second and reports its health on the bus every second, a subscriber that
-//! logs every event, graceful shutdown on Ctrl-C.
+//! bus (its stats on `/metrics`), a supervisor running two services (a
+//! `ticker` that warms up for a second and then reports on the bus every
+//! second, and a `flaky` one that panics a few seconds after every start, so
+//! restarts with backoff show in the logs, on the bus and in
+//! `service_restarts_total`), a subscriber that logs every event, and
+//! graceful shutdown on Ctrl-C (services stopped within their timeouts, then
+//! `Shutdown` published).
 //!
 //! ```text
 //! cargo run -p ron-kernel --example kernel_demo
@@ -14,15 +18,19 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ron_kernel::bus::{RecvError, autotune_capacity};
-use ron_kernel::health::ServiceState;
+use ron_kernel::supervisor::{
+    ChildContext, ChildSpec, HealthMode, KernelReporter, Strategy, Supervisor,
+};
 use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:9600";
-const DEMO_SERVICE: &str = "demo";
+/// How long `flaky` runs before it panics.
+const FLAKY_LIFETIME: Duration = Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +41,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // Panics are crashes the supervisor reports (with the message); keep
+    // them in the log stream instead of raw stderr.
+    std::panic::set_hook(Box::new(|info| tracing::debug!(%info, "panic")));
 
     let addr = listen_addr()?;
     let metrics = Metrics::new(false)?;
@@ -40,7 +51,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bus: Bus = metrics.make_bus(autotune_capacity(1, None))?;
     let logger = tokio::spawn(log_events(bus.subscribe()));
     let health = Arc::new(HealthState::new());
-    health.set(|s| s.set_service(DEMO_SERVICE, ServiceState::Starting))?;
 
     let (server, bound) = metrics.serve(addr, Arc::clone(&health)).await?;
     let mut stdout = std::io::stdout().lock();
@@ -50,16 +60,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // There is no configuration file yet: start-up itself is the load.
     health.set(|s| s.set_config_loaded(true));
-    let demo = tokio::spawn(demo_service(Arc::clone(&health), bus.clone()));
+    let ticker_bus = bus.clone();
+    let flaky_runs = Arc::new(AtomicU64::new(0));
+    let supervisor = Supervisor::builder()
+        .strategy(Strategy::OneForOne)
+        .intensity(20, Duration::from_secs(60))
+        .reporter(KernelReporter::new(
+            bus.clone(),
+            metrics.clone(),
+            Arc::clone(&health),
+        ))
+        .child(
+            ChildSpec::new("ticker", move |ctx| ticker(ctx, ticker_bus.clone()))
+                .health(HealthMode::Reported)
+                .shutdown_timeout(Duration::from_secs(2)),
+        )
+        .child(ChildSpec::new("flaky", move |ctx| {
+            flaky(ctx, flaky_runs.fetch_add(1, Ordering::Relaxed) + 1)
+        }))
+        .build();
+    let stop = ron_kernel::supervisor::CancellationToken::new();
+    let mut supervising = tokio::spawn(supervisor.run(stop.clone()));
 
-    wait_for_ctrl_c().await?;
-    tracing::info!("shutting down");
-    demo.abort();
-    health.set(|s| s.set_service(DEMO_SERVICE, ServiceState::Failed))?;
+    tokio::select! {
+        signal = wait_for_ctrl_c() => {
+            signal?;
+            tracing::info!("shutting down");
+            stop.cancel();
+            let report = supervising.await??;
+            tracing::info!(clean = ?report.clean, aborted = ?report.aborted, "services stopped");
+        }
+        ended = &mut supervising => {
+            // Only an intensity trip ends the supervisor on its own.
+            let error = ended?.err().map(|e| e.to_string()).unwrap_or_default();
+            tracing::error!(%error, "supervisor gave up; shutting down");
+        }
+    }
     bus.publish(KernelEvent::Shutdown);
     // The last publisher handle goes: the logger drains, sees `Closed`, ends.
     drop(bus);
-    let _ = demo.await;
     logger.await?;
     server.shutdown().await?;
     tracing::info!("bye");
@@ -77,22 +116,33 @@ fn listen_addr() -> Result<SocketAddr, String> {
     }
 }
 
-/// A stand-in service: takes a second to warm up, then reports healthy, on
-/// its readiness gate once and on the bus every second.
-async fn demo_service(health: Arc<HealthState>, bus: Bus) {
-    bus.publish(KernelEvent::health(DEMO_SERVICE, false));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    if let Err(e) = health.set(|s| s.set_service(DEMO_SERVICE, ServiceState::Healthy)) {
-        tracing::error!(error = %e, "cannot mark the demo service healthy");
-        return;
+/// A well-behaved service: takes a second to warm up, says it is healthy,
+/// then reports on the bus every second until told to stop.
+async fn ticker(ctx: ChildContext, bus: Bus) -> Result<(), std::io::Error> {
+    tokio::select! {
+        () = ctx.cancelled() => return Ok(()),
+        () = tokio::time::sleep(Duration::from_secs(1)) => {}
     }
-    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    ctx.mark_healthy();
+    let period = Duration::from_secs(1);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
-        beat.tick().await;
-        bus.publish(KernelEvent::health(DEMO_SERVICE, true));
+        tokio::select! {
+            () = ctx.cancelled() => return Ok(()),
+            _ = beat.tick() => {
+                bus.publish(KernelEvent::health(ctx.name(), true));
+            }
+        }
     }
 }
 
+/// A service with a bug: it panics [`FLAKY_LIFETIME`] after each start.
+async fn flaky(ctx: ChildContext, run: u64) -> Result<(), std::io::Error> {
+    tokio::select! {
+        () = ctx.cancelled() => Ok(()),
+        () = tokio::time::sleep(FLAKY_LIFETIME) => panic!("flaky: simulated failure in run {run}"),
+    }
+}
 /// Logs every event on the bus until it closes.
 async fn log_events(mut events: ron_kernel::bus::Subscriber) {
     loop {

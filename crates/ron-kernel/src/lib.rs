@@ -8,7 +8,10 @@
 //! * [`events`]: the [`KernelEvent`] type;
 //! * [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`,
 //!   `/readyz` server (from `ron-metrics`);
-//! * [`health`]: readiness gates (from `ron-health`).
+//! * [`health`]: readiness gates (from `ron-health`);
+//! * [`supervisor`]: OTP-style supervision (from `ron-supervisor`) and the
+//!   [`KernelReporter`](supervisor::KernelReporter) that puts its events on
+//!   the bus, in the metrics and on the readiness gates.
 //!
 //! # Example
 //!
@@ -36,6 +39,7 @@
 pub mod bus;
 pub mod events;
 mod signal;
+pub mod supervisor;
 
 pub use bus::Bus;
 pub use events::KernelEvent;

@@ -21,6 +21,10 @@ fn module_paths_name_the_same_types_as_the_root() {
     // Compatibility path kept from the earlier kernel.
     let _: ron_kernel::bus::KernelEvent = ron_kernel::events::KernelEvent::Shutdown;
     let _: fn(usize) -> Result<ron_kernel::bus::Bus, ron_kernel::bus::BusError> = Bus::new;
+    let _: fn() -> ron_kernel::supervisor::SupervisorBuilder =
+        ron_kernel::supervisor::Supervisor::builder;
+    let _: fn(Bus, Metrics, Arc<HealthState>) -> ron_kernel::supervisor::KernelReporter =
+        ron_kernel::supervisor::KernelReporter::new;
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@ const CANONICAL: &[&str] = &[
     "bus_cap_selected",
     "bus_autotune_warn_total",
     "service_restarts_total",
+    "service_failures_total",
     "request_latency_seconds",
     "amnesia_mode",
     "config_reloads_total",
@@ -83,6 +84,7 @@ fn full_registry() -> Metrics {
     }
     for service in ["api", "db", "cache", "worker", "scheduler"] {
         metrics.inc_service_restart(service);
+        metrics.inc_service_failure(service);
     }
     for route in ["/metrics", "/healthz", "/readyz", "other"] {
         for method in ["GET", "HEAD"] {

@@ -26,7 +26,7 @@ pub(crate) const SERVED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// A Prometheus registry holding ron-kernel's canonical series.
 ///
 /// Owns `amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
-/// `request_latency_seconds{route,method}` and, on Linux, the standard
+/// `service_failures_total{service}`, `request_latency_seconds{route,method}` and, on Linux, the standard
 /// `process_*` series. Other crates add theirs with [`register`](Self::register)
 /// (see [`ScrapeCounter`](crate::ScrapeCounter) for series read from atomics at
 /// scrape time). `docs/METRICS.md` lists every series.
@@ -56,6 +56,7 @@ struct Inner {
     amnesia_mode: IntGauge,
     ready: IntGauge,
     service_restarts_total: IntCounterVec,
+    service_failures_total: IntCounterVec,
     request_latency_seconds: HistogramVec,
 }
 
@@ -82,7 +83,15 @@ impl Metrics {
         let service_restarts_total = IntCounterVec::new(
             Opts::new(
                 "service_restarts_total",
-                "Restarts of a supervised service after a crash.",
+                "Restarts of a supervised service (after a crash, or a clean exit of a permanent service).",
+            ),
+            &["service"],
+        )
+        .map_err(MetricsError::Register)?;
+        let service_failures_total = IntCounterVec::new(
+            Opts::new(
+                "service_failures_total",
+                "Times a supervisor gave up on a service: its restart intensity was exceeded.",
             ),
             &["service"],
         )
@@ -106,12 +115,14 @@ impl Metrics {
                 amnesia_mode: amnesia_mode.clone(),
                 ready: ready.clone(),
                 service_restarts_total: service_restarts_total.clone(),
+                service_failures_total: service_failures_total.clone(),
                 request_latency_seconds: request_latency_seconds.clone(),
             }),
         };
         metrics.register(Box::new(amnesia_mode))?;
         metrics.register(Box::new(ready))?;
         metrics.register(Box::new(service_restarts_total))?;
+        metrics.register(Box::new(service_failures_total))?;
         metrics.register(Box::new(request_latency_seconds))?;
         #[cfg(target_os = "linux")]
         metrics.register(Box::new(
@@ -148,6 +159,15 @@ impl Metrics {
     pub fn inc_service_restart(&self, service: &str) {
         self.inner
             .service_restarts_total
+            .with_label_values(&[service])
+            .inc();
+    }
+
+    /// Counts one give-up on `service` (its supervisor's restart intensity
+    /// was exceeded) in `service_failures_total{service}`.
+    pub fn inc_service_failure(&self, service: &str) {
+        self.inner
+            .service_failures_total
             .with_label_values(&[service])
             .inc();
     }

@@ -11,6 +11,7 @@ fn every_exported_series_is_in_docs_metrics_md() {
     let metrics = Metrics::new(false).unwrap();
     // Labelled vectors export nothing until a child exists.
     metrics.inc_service_restart("tidy");
+    metrics.inc_service_failure("tidy");
     let _bus: ron_bus::reference::ReferenceBus<u8> = metrics.make_bus(8).unwrap();
     let families = metrics.registry().gather();
     assert!(

@@ -27,29 +27,42 @@ pub struct Backoff {
 impl Default for Backoff {
     /// 100 ms doubling to a 30 s cap.
     fn default() -> Self {
-        Self { base: Duration::from_millis(100), cap: Duration::from_secs(30) }
+        Self {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(30),
+        }
     }
 }
 
 impl Backoff {
     /// `base` doubling to `cap` (a `cap` below `base` is raised to `base`).
     pub fn new(base: Duration, cap: Duration) -> Self {
-        Self { base, cap: cap.max(base) }
+        Self {
+            base,
+            cap: cap.max(base),
+        }
     }
 
     /// No delay at all: restarts are immediate (intensity still limits them).
     pub fn none() -> Self {
-        Self { base: Duration::ZERO, cap: Duration::ZERO }
+        Self {
+            base: Duration::ZERO,
+            cap: Duration::ZERO,
+        }
     }
 
     /// The delay before restart number `attempt` (0 for the first restart
     /// after a healthy run): a uniform draw from `[step / 2, step]` where
     /// `step = base * 2^attempt`, then capped.
     pub fn delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
-        let step = self.base.saturating_mul(2u32.saturating_pow(attempt.min(31)));
+        let step = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt.min(31)));
         let half = step / 2;
         let jitter_nanos = u64::try_from((step - half).as_nanos()).unwrap_or(u64::MAX);
-        let jittered = half.saturating_add(Duration::from_nanos(rng.below(jitter_nanos.saturating_add(1))));
+        let jittered = half.saturating_add(Duration::from_nanos(
+            rng.below(jitter_nanos.saturating_add(1)),
+        ));
         jittered.min(self.cap)
     }
 }
@@ -68,7 +81,11 @@ impl Rng {
     /// A generator seeded from the process's random hashing keys.
     pub fn from_entropy() -> Self {
         use std::hash::{BuildHasher, Hasher};
-        Self(std::collections::hash_map::RandomState::new().build_hasher().finish())
+        Self(
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+        )
     }
 
     /// The next 64 random bits.
@@ -101,12 +118,22 @@ mod tests {
         for attempt in 0..12 {
             let step = Duration::from_millis(100) * 2u32.pow(attempt);
             let d = backoff.delay(attempt, &mut rng);
-            assert!(d <= Duration::from_secs(30), "attempt {attempt}: {d:?} above the cap");
-            assert!(d >= (step / 2).min(Duration::from_secs(30)), "attempt {attempt}: {d:?} below the band");
+            assert!(
+                d <= Duration::from_secs(30),
+                "attempt {attempt}: {d:?} above the cap"
+            );
+            assert!(
+                d >= (step / 2).min(Duration::from_secs(30)),
+                "attempt {attempt}: {d:?} below the band"
+            );
             assert!(d <= step, "attempt {attempt}: {d:?} above the step");
         }
         for attempt in [10, 20, 31, 32, 1000, u32::MAX] {
-            assert_eq!(backoff.delay(attempt, &mut rng), Duration::from_secs(30), "attempt {attempt}");
+            assert_eq!(
+                backoff.delay(attempt, &mut rng),
+                Duration::from_secs(30),
+                "attempt {attempt}"
+            );
         }
     }
 
@@ -115,7 +142,9 @@ mod tests {
         let backoff = Backoff::default();
         let run = |seed| {
             let mut rng = Rng::seeded(seed);
-            (0..8).map(|a| backoff.delay(a, &mut rng)).collect::<Vec<_>>()
+            (0..8)
+                .map(|a| backoff.delay(a, &mut rng))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));
@@ -126,9 +155,19 @@ mod tests {
         let backoff = Backoff::new(Duration::from_millis(1000), Duration::from_secs(60));
         let mut rng = Rng::seeded(3);
         let draws: Vec<Duration> = (0..1000).map(|_| backoff.delay(0, &mut rng)).collect();
-        let low = draws.iter().filter(|d| **d < Duration::from_millis(750)).count();
-        assert!((400..600).contains(&low), "{low} of 1000 draws in the lower half of the band");
-        assert!(draws.iter().all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_millis(1000)));
+        let low = draws
+            .iter()
+            .filter(|d| **d < Duration::from_millis(750))
+            .count();
+        assert!(
+            (400..600).contains(&low),
+            "{low} of 1000 draws in the lower half of the band"
+        );
+        assert!(
+            draws
+                .iter()
+                .all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_millis(1000))
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub enum HealthMode {
 ///
 /// let ticker = ChildSpec::new("ticker", |ctx| async move {
 ///     ctx.cancelled().await; // run until told to stop
-///     Ok(())
+///     Ok::<(), std::io::Error>(())
 /// })
 /// .restart(Restart::Transient)
 /// .shutdown_timeout(Duration::from_secs(2));
@@ -150,12 +150,16 @@ impl ChildContext {
     /// Reports the child healthy (for [`HealthMode::Reported`] children; for
     /// others it repeats what the supervisor already said).
     pub fn mark_healthy(&self) {
-        self.reporter.report(&SupervisorEvent::Healthy { service: Arc::clone(&self.name) });
+        self.reporter.report(&SupervisorEvent::Healthy {
+            service: Arc::clone(&self.name),
+        });
     }
 }
 
 impl fmt::Debug for ChildContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChildContext").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ChildContext")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }

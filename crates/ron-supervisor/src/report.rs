@@ -30,6 +30,9 @@ pub enum SupervisorEvent {
     Exited {
         /// The child's name.
         service: Arc<str>,
+        /// Delay before its restart, or `None` when it will not restart
+        /// (its work is done).
+        restart_in: Option<Duration>,
     },
     /// The child is being restarted because of a sibling (one-for-all,
     /// rest-for-one).
@@ -55,7 +58,18 @@ pub enum SupervisorEvent {
         service: Arc<str>,
         /// Whether it stopped within its timeout or had to be aborted.
         how: StopKind,
+        /// Why the supervisor stopped it.
+        cause: StopCause,
     },
+}
+
+/// Why a supervisor stopped its children for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// Shutdown was requested through the cancellation token.
+    Shutdown,
+    /// Restart intensity was exceeded: the child is failed.
+    GaveUp,
 }
 
 /// How a child stopped at shutdown.
@@ -83,13 +97,45 @@ pub struct LogReporter;
 impl Reporter for LogReporter {
     fn report(&self, event: &SupervisorEvent) {
         match event {
-            SupervisorEvent::Crashed { service, reason, restart_in } => {
-                tracing::warn!(%service, %reason, ?restart_in, "service crashed");
+            SupervisorEvent::Started { service } => tracing::info!(%service, "service started"),
+            SupervisorEvent::Healthy { service } => tracing::info!(%service, "service healthy"),
+            SupervisorEvent::Crashed {
+                service,
+                reason,
+                restart_in: Some(delay),
+            } => {
+                tracing::warn!(%service, %reason, restart_in = ?delay, "service crashed; restarting after backoff");
             }
-            SupervisorEvent::GaveUp { service, max_restarts, within } => {
+            SupervisorEvent::Crashed {
+                service,
+                reason,
+                restart_in: None,
+            } => {
+                tracing::error!(%service, %reason, "service crashed; not restarting");
+            }
+            SupervisorEvent::Exited {
+                service,
+                restart_in,
+            } => {
+                tracing::info!(%service, ?restart_in, "service exited");
+            }
+            SupervisorEvent::StoppedForSibling { service, sibling } => {
+                tracing::info!(%service, %sibling, "service stopped to restart with its sibling");
+            }
+            SupervisorEvent::GaveUp {
+                service,
+                max_restarts,
+                within,
+            } => {
                 tracing::error!(%service, max_restarts, ?within, "restart intensity exceeded; giving up");
             }
-            other => tracing::info!(event = ?other, "supervisor"),
+            SupervisorEvent::Stopped {
+                service,
+                how,
+                cause,
+            } => {
+                tracing::info!(%service, ?how, ?cause, "service stopped");
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::{Backoff, Rng};
 use crate::child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
-use crate::report::{LogReporter, Reporter, StopKind, SupervisorEvent};
+use crate::report::{LogReporter, Reporter, StopCause, StopKind, SupervisorEvent};
 
 /// Which children restart when one crashes (OTP's strategies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,7 +34,9 @@ pub enum Strategy {
 pub enum SupervisorError {
     /// More than `max_restarts` restarts were needed within `within`; every
     /// child was stopped.
-    #[error("restart intensity exceeded by {service}: more than {max_restarts} restarts within {within:?}")]
+    #[error(
+        "restart intensity exceeded by {service}: more than {max_restarts} restarts within {within:?}"
+    )]
     IntensityExceeded {
         /// The child whose restart tripped the limit.
         service: Arc<str>,
@@ -125,6 +127,17 @@ impl SupervisorBuilder {
         self
     }
 
+    /// This supervisor as a child of another one (nesting): each start of
+    /// the child builds a fresh supervisor from this builder and runs it
+    /// until the parent cancels the child. Its intensity trip is the child's
+    /// crash, which the parent handles by its own policy.
+    pub fn into_child(self, name: &str) -> ChildSpec {
+        ChildSpec::new(name, move |ctx| {
+            let supervisor = self.clone().build();
+            async move { supervisor.run(ctx.cancellation_token()).await.map(drop) }
+        })
+    }
+
     /// The supervisor.
     pub fn build(self) -> Supervisor {
         Supervisor {
@@ -195,7 +208,10 @@ impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor")
             .field("strategy", &self.strategy)
-            .field("children", &self.slots.iter().map(|s| &s.spec.name).collect::<Vec<_>>())
+            .field(
+                "children",
+                &self.slots.iter().map(|s| &s.spec.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -218,7 +234,12 @@ struct Running {
 
 impl Slot {
     fn new(spec: ChildSpec) -> Self {
-        Self { spec, running: None, attempts: 0, start_at: None }
+        Self {
+            spec,
+            running: None,
+            attempts: 0,
+            start_at: None,
+        }
     }
 }
 
@@ -250,17 +271,20 @@ impl Supervisor {
     /// # Errors
     ///
     /// [`SupervisorError::IntensityExceeded`], after every child was stopped.
-    pub async fn run(mut self, cancel: CancellationToken) -> Result<ShutdownReport, SupervisorError> {
+    pub async fn run(
+        mut self,
+        cancel: CancellationToken,
+    ) -> Result<ShutdownReport, SupervisorError> {
         let now = Instant::now();
         for slot in &mut self.slots {
             slot.start_at = Some(now);
         }
         loop {
-            self.start_due(&cancel);
+            self.start_due();
             let next_start = self.slots.iter().filter_map(|s| s.start_at).min();
             tokio::select! {
                 biased;
-                () = cancel.cancelled() => return Ok(self.stop_all().await),
+                () = cancel.cancelled() => return Ok(self.stop_all(StopCause::Shutdown).await),
                 (index, outcome) = next_exit(&mut self.slots) => {
                     if let Some(error) = self.on_exit(index, outcome).await {
                         return Err(error);
@@ -272,21 +296,29 @@ impl Supervisor {
     }
 
     /// Starts, in order, every child whose start time has come.
-    fn start_due(&mut self, cancel: &CancellationToken) {
+    fn start_due(&mut self) {
         let now = Instant::now();
         for slot in &mut self.slots {
             if slot.start_at.is_some_and(|at| at <= now) && slot.running.is_none() {
                 slot.start_at = None;
-                let child_cancel = cancel.child_token();
+                // Not a child of `cancel`: at shutdown children are told to
+                // stop one at a time, in reverse start order, as OTP does.
+                let child_cancel = CancellationToken::new();
                 let ctx = ChildContext {
                     name: Arc::clone(&slot.spec.name),
                     cancel: child_cancel.clone(),
                     reporter: Arc::clone(&self.reporter),
                 };
                 let handle = tokio::spawn((slot.spec.factory)(ctx));
-                slot.running = Some(Running { handle, cancel: child_cancel, started: now });
+                slot.running = Some(Running {
+                    handle,
+                    cancel: child_cancel,
+                    started: now,
+                });
                 let service = Arc::clone(&slot.spec.name);
-                self.reporter.report(&SupervisorEvent::Started { service: Arc::clone(&service) });
+                self.reporter.report(&SupervisorEvent::Started {
+                    service: Arc::clone(&service),
+                });
                 if slot.spec.health == HealthMode::OnStart {
                     self.reporter.report(&SupervisorEvent::Healthy { service });
                 }
@@ -303,7 +335,7 @@ impl Supervisor {
     ) -> Option<SupervisorError> {
         let now = Instant::now();
         let slot = &mut self.slots[index];
-        let Some(run) = slot.running.take() else { return None };
+        let run = slot.running.take()?;
         if now.duration_since(run.started) >= self.reset_after {
             slot.attempts = 0;
         }
@@ -319,10 +351,15 @@ impl Supervisor {
         let service = Arc::clone(&slot.spec.name);
         if !restart {
             let event = match exit {
-                Exit::Clean => SupervisorEvent::Exited { service },
-                Exit::Crashed(reason) => {
-                    SupervisorEvent::Crashed { service, reason: reason.into(), restart_in: None }
-                }
+                Exit::Clean => SupervisorEvent::Exited {
+                    service,
+                    restart_in: None,
+                },
+                Exit::Crashed(reason) => SupervisorEvent::Crashed {
+                    service,
+                    reason: reason.into(),
+                    restart_in: None,
+                },
             };
             self.reporter.report(&event);
             return None;
@@ -330,25 +367,44 @@ impl Supervisor {
 
         // A restart is needed: count it against the intensity window first.
         self.restarts.push_back(now);
-        while self.restarts.front().is_some_and(|t| now.duration_since(*t) > self.within) {
+        while self
+            .restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.within)
+        {
             self.restarts.pop_front();
         }
         if self.restarts.len() > self.max_restarts as usize {
             if let Exit::Crashed(reason) = exit {
-                let crashed = SupervisorEvent::Crashed { service: Arc::clone(&service), reason: reason.into(), restart_in: None };
+                let crashed = SupervisorEvent::Crashed {
+                    service: Arc::clone(&service),
+                    reason: reason.into(),
+                    restart_in: None,
+                };
                 self.reporter.report(&crashed);
             }
             let (max_restarts, within) = (self.max_restarts, self.within);
-            self.reporter.report(&SupervisorEvent::GaveUp { service: Arc::clone(&service), max_restarts, within });
-            self.stop_all().await;
-            return Some(SupervisorError::IntensityExceeded { service, max_restarts, within });
+            self.reporter.report(&SupervisorEvent::GaveUp {
+                service: Arc::clone(&service),
+                max_restarts,
+                within,
+            });
+            self.stop_all(StopCause::GaveUp).await;
+            return Some(SupervisorError::IntensityExceeded {
+                service,
+                max_restarts,
+                within,
+            });
         }
 
         let slot = &mut self.slots[index];
         let delay = self.backoff.delay(slot.attempts, &mut self.rng);
         slot.attempts = slot.attempts.saturating_add(1);
         match exit {
-            Exit::Clean => self.reporter.report(&SupervisorEvent::Exited { service: Arc::clone(&service) }),
+            Exit::Clean => self.reporter.report(&SupervisorEvent::Exited {
+                service: Arc::clone(&service),
+                restart_in: Some(delay),
+            }),
             Exit::Crashed(reason) => self.reporter.report(&SupervisorEvent::Crashed {
                 service: Arc::clone(&service),
                 reason: reason.into(),
@@ -365,7 +421,10 @@ impl Supervisor {
         for sibling in affected.clone().rev().filter(|&i| i != index) {
             if self.slots[sibling].running.is_some() {
                 let name = Arc::clone(&self.slots[sibling].spec.name);
-                self.reporter.report(&SupervisorEvent::StoppedForSibling { service: name, sibling: Arc::clone(&service) });
+                self.reporter.report(&SupervisorEvent::StoppedForSibling {
+                    service: name,
+                    sibling: Arc::clone(&service),
+                });
                 self.stop(sibling).await;
             }
         }
@@ -383,7 +442,9 @@ impl Supervisor {
     async fn stop(&mut self, index: usize) -> StopKind {
         let slot = &mut self.slots[index];
         slot.start_at = None;
-        let Some(mut run) = slot.running.take() else { return StopKind::NotRunning };
+        let Some(mut run) = slot.running.take() else {
+            return StopKind::NotRunning;
+        };
         run.cancel.cancel();
         match tokio::time::timeout(slot.spec.shutdown_timeout, &mut run.handle).await {
             Ok(_) => StopKind::Clean,
@@ -397,7 +458,7 @@ impl Supervisor {
     }
 
     /// Stops every child in reverse start order and reports each.
-    async fn stop_all(&mut self) -> ShutdownReport {
+    async fn stop_all(&mut self, cause: StopCause) -> ShutdownReport {
         let mut report = ShutdownReport::default();
         for index in (0..self.slots.len()).rev() {
             let how = self.stop(index).await;
@@ -407,9 +468,24 @@ impl Supervisor {
                 StopKind::Aborted => report.aborted.push(Arc::clone(&service)),
                 StopKind::NotRunning => {}
             }
-            self.reporter.report(&SupervisorEvent::Stopped { service, how });
+            self.reporter.report(&SupervisorEvent::Stopped {
+                service,
+                how,
+                cause,
+            });
         }
         report
+    }
+}
+
+impl Drop for Supervisor {
+    /// A supervisor dropped mid-run (its `run` future was dropped) takes its
+    /// children with it rather than leaving them detached.
+    fn drop(&mut self) {
+        for run in self.slots.iter().filter_map(|slot| slot.running.as_ref()) {
+            run.cancel.cancel();
+            run.handle.abort();
+        }
     }
 }
 
@@ -417,10 +493,10 @@ impl Supervisor {
 async fn next_exit(slots: &mut [Slot]) -> (usize, Result<Result<(), BoxError>, JoinError>) {
     poll_fn(|cx| {
         for (index, slot) in slots.iter_mut().enumerate() {
-            if let Some(run) = &mut slot.running {
-                if let Poll::Ready(outcome) = Pin::new(&mut run.handle).poll(cx) {
-                    return Poll::Ready((index, outcome));
-                }
+            if let Some(run) = &mut slot.running
+                && let Poll::Ready(outcome) = Pin::new(&mut run.handle).poll(cx)
+            {
+                return Poll::Ready((index, outcome));
             }
         }
         Poll::Pending

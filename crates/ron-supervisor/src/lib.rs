@@ -1,0 +1,68 @@
+//! OTP-style supervision for async services on tokio.
+//!
+//! A [`Supervisor`] starts its children (named [`ChildSpec`]s) in order,
+//! watches each run, and when one ends decides by the child's [`Restart`]
+//! policy and the supervisor's [`Strategy`] what to restart:
+//!
+//! - a **crash** is an `Err` or a panic; its reason is the error's text or
+//!   the panic message;
+//! - restarts wait a jittered exponential [`Backoff`] (100 ms doubling to a
+//!   30 s cap, never above the cap), which starts over once a child has run
+//!   for the builder's `reset_after`;
+//! - at most `R` restarts within `T` (the **intensity**, per supervisor as in
+//!   OTP); one more and the supervisor stops every child and
+//!   [`Supervisor::run`] returns [`SupervisorError::IntensityExceeded`];
+//! - **shutdown** cancels the token given to `run`: children stop in reverse
+//!   start order, each within its shutdown timeout or aborted past it, and
+//!   the [`ShutdownReport`] says which was which.
+//!
+//! The crate knows nothing of buses or metrics: everything that happens is a
+//! [`SupervisorEvent`] handed to a [`Reporter`] (a trait, or any closure),
+//! which the `ron-kernel` facade turns into `ServiceCrashed` bus events,
+//! `service_restarts_total{service}` and health gates.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use ron_supervisor::{CancellationToken, ChildSpec, Restart, Strategy, Supervisor};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let supervisor = Supervisor::builder()
+//!     .strategy(Strategy::OneForOne)
+//!     .intensity(5, Duration::from_secs(10))
+//!     .child(ChildSpec::new("ticker", |ctx| async move {
+//!         let mut tick = tokio::time::interval(Duration::from_secs(1));
+//!         loop {
+//!             tokio::select! {
+//!                 () = ctx.cancelled() => return Ok::<(), std::io::Error>(()),
+//!                 _ = tick.tick() => {}
+//!             }
+//!         }
+//!     }))
+//!     .child(ChildSpec::new("once", |_ctx| async { Ok::<(), std::io::Error>(()) })
+//!         .restart(Restart::Transient))
+//!     .build();
+//!
+//! let stop = CancellationToken::new();
+//! let running = tokio::spawn(supervisor.run(stop.clone()));
+//! tokio::time::sleep(Duration::from_secs(3)).await;
+//! stop.cancel();
+//! let report = running.await.unwrap().unwrap();
+//! assert_eq!(&*report.clean[0], "ticker");
+//! assert!(report.aborted.is_empty());
+//! # }
+//! ```
+
+mod backoff;
+mod child;
+mod report;
+mod supervisor;
+
+pub use backoff::{Backoff, Rng};
+pub use child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
+pub use report::{LogReporter, Reporter, StopCause, StopKind, SupervisorEvent};
+pub use supervisor::{ShutdownReport, Strategy, Supervisor, SupervisorBuilder, SupervisorError};
+/// The token that asks a supervisor (and through it, its children) to stop.
+pub use tokio_util::sync::CancellationToken;
