@@ -74,6 +74,13 @@ struct Shared<T> {
     /// Relaxed suffices: a subscriber that happens-before a publish (by the
     /// caller's own synchronisation) makes its store visible to that load.
     narrow_len: AtomicUsize,
+    /// Live receivers of every mask, counted before a receiver subscribes
+    /// and after it has unsubscribed, so it is never below the channels'
+    /// own counts. 0 lets a publish skip tokio's tail mutex entirely.
+    /// Relaxed for the same reason as `narrow_len`: a publish ordered after
+    /// a subscribe by the caller sees its increment; a concurrent one may
+    /// go either way, as it may with tokio's own count.
+    live: Arc<AtomicUsize>,
 }
 
 impl<T> Clone for ClassicBus<T> {
@@ -134,12 +141,15 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
                 all,
                 narrow: RwLock::new(Vec::new()),
                 narrow_len: AtomicUsize::new(0),
+                live: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
 
     fn publish(&self, msg: T) -> usize {
-        let reached = if self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
+        let reached = if self.nobody_listens() {
+            0
+        } else if self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
             self.shared.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(ALL_TOPICS, msg)
@@ -149,8 +159,9 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     }
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
-        let reached = if topic == ALL_TOPICS && self.shared.narrow_len.load(Ordering::Relaxed) == 0
-        {
+        let reached = if self.nobody_listens() {
+            0
+        } else if topic == ALL_TOPICS && self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
             self.shared.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(topic, msg)
@@ -166,7 +177,9 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
             len += 1;
             nobody += usize::from(reached == 0);
         };
-        if self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
+        if self.nobody_listens() {
+            batch.into_iter().for_each(|_| count(0));
+        } else if self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
             for msg in batch {
                 count(self.shared.all.send(msg).unwrap_or(0));
             }
@@ -187,13 +200,15 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     }
 
     fn subscribe(&self) -> ClassicReceiver<T> {
-        self.receiver(self.shared.all.subscribe(), ALL_TOPICS)
+        let live = self.count_receiver();
+        self.receiver(self.shared.all.subscribe(), ALL_TOPICS, live)
     }
 
     fn subscribe_with_interest(&self, mask: u64) -> ClassicReceiver<T> {
         if mask == ALL_TOPICS {
             return self.subscribe();
         }
+        let live = self.count_receiver();
         let mut narrow = self
             .shared
             .narrow
@@ -211,7 +226,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         self.shared
             .narrow_len
             .store(narrow.len(), Ordering::Relaxed);
-        self.receiver(rx, mask)
+        self.receiver(rx, mask, live)
     }
 
     fn receiver_count(&self) -> usize {
@@ -237,9 +252,26 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
 }
 
 impl<T> ClassicBus<T> {
-    fn receiver(&self, rx: broadcast::Receiver<T>, interest: u64) -> ClassicReceiver<T> {
+    /// No receiver is alive (see `Shared::live`).
+    fn nobody_listens(&self) -> bool {
+        self.shared.live.load(Ordering::Relaxed) == 0
+    }
+
+    /// Counts a receiver about to subscribe; the guard uncounts it.
+    fn count_receiver(&self) -> LiveGuard {
+        self.shared.live.fetch_add(1, Ordering::Relaxed);
+        LiveGuard(Arc::clone(&self.shared.live))
+    }
+
+    fn receiver(
+        &self,
+        rx: broadcast::Receiver<T>,
+        interest: u64,
+        live: LiveGuard,
+    ) -> ClassicReceiver<T> {
         ClassicReceiver {
             rx,
+            _live: live,
             interest,
             stats: Arc::clone(&self.shared.stats),
             woken: 0,
@@ -248,9 +280,21 @@ impl<T> ClassicBus<T> {
     }
 }
 
+/// One count in `Shared::live`, released on drop.
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The subscriber side of a [`ClassicBus`].
 pub struct ClassicReceiver<T> {
     rx: broadcast::Receiver<T>,
+    /// Declared after `rx`: fields drop in order, so the count goes only
+    /// once the channel receiver is gone.
+    _live: LiveGuard,
     interest: u64,
     stats: Arc<BusStats>,
     /// Deliveries that ended a park, not yet added to `stats`.
