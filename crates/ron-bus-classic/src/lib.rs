@@ -60,20 +60,9 @@ use tokio::sync::broadcast::{self, error};
 /// handle, and the bus closes when the last handle drops.
 pub struct ClassicBus<T> {
     shared: Arc<Shared<T>>,
-}
-
-struct Shared<T> {
-    capacity: usize,
+    /// Held by every handle and receiver (not in `Shared`, whose senders
+    /// must drop for the bus to close); one pointer hop from a publish.
     stats: Arc<BusStats>,
-    /// The channel of every full-mask subscriber.
-    all: broadcast::Sender<T>,
-    /// One channel per narrower interest mask, pruned of channels without
-    /// receivers whenever a subscriber is added.
-    narrow: RwLock<Vec<(u64, broadcast::Sender<T>)>>,
-    /// `narrow.len()`, readable without the lock: 0 lets a publish skip it.
-    /// Relaxed suffices: a subscriber that happens-before a publish (by the
-    /// caller's own synchronisation) makes its store visible to that load.
-    narrow_len: AtomicUsize,
     /// Live receivers of every mask, counted before a receiver subscribes
     /// and after it has unsubscribed, so it is never below the channels'
     /// own counts. 0 lets a publish skip tokio's tail mutex entirely.
@@ -83,10 +72,25 @@ struct Shared<T> {
     live: Arc<AtomicUsize>,
 }
 
+struct Shared<T> {
+    capacity: usize,
+    /// The channel of every full-mask subscriber.
+    all: broadcast::Sender<T>,
+    /// One channel per narrower interest mask, pruned of channels without
+    /// receivers whenever a subscriber is added.
+    narrow: RwLock<Vec<(u64, broadcast::Sender<T>)>>,
+    /// `narrow.len()`, readable without the lock: 0 lets a publish skip it.
+    /// Relaxed suffices: a subscriber that happens-before a publish (by the
+    /// caller's own synchronisation) makes its store visible to that load.
+    narrow_len: AtomicUsize,
+}
+
 impl<T> Clone for ClassicBus<T> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
+            stats: Arc::clone(&self.stats),
+            live: Arc::clone(&self.live),
         }
     }
 }
@@ -134,15 +138,17 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     fn with_capacity(capacity: usize) -> Result<Self, BusError> {
         let capacity = normalize_capacity(capacity)?;
         let (all, _) = broadcast::channel(capacity);
+        let stats = Arc::new(BusStats::new());
+        let live = Arc::new(AtomicUsize::new(0));
         Ok(Self {
             shared: Arc::new(Shared {
                 capacity,
-                stats: Arc::new(BusStats::new()),
                 all,
                 narrow: RwLock::new(Vec::new()),
                 narrow_len: AtomicUsize::new(0),
-                live: Arc::new(AtomicUsize::new(0)),
             }),
+            stats,
+            live,
         })
     }
 
@@ -154,7 +160,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         } else {
             self.publish_slow(ALL_TOPICS, msg)
         };
-        self.shared.stats.record_publish(reached);
+        self.stats.record_publish(reached);
         reached
     }
 
@@ -166,7 +172,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         } else {
             self.publish_slow(topic, msg)
         };
-        self.shared.stats.record_publish(reached);
+        self.stats.record_publish(reached);
         reached
     }
 
@@ -194,7 +200,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
             }
         }
         if len > 0 {
-            self.shared.stats.record_batch(len, nobody);
+            self.stats.record_batch(len, nobody);
         }
         total
     }
@@ -243,7 +249,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     }
 
     fn stats(&self) -> &Arc<BusStats> {
-        &self.shared.stats
+        &self.stats
     }
 
     fn capacity(&self) -> usize {
@@ -254,13 +260,13 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
 impl<T> ClassicBus<T> {
     /// No receiver is alive (see `Shared::live`).
     fn nobody_listens(&self) -> bool {
-        self.shared.live.load(Ordering::Relaxed) == 0
+        self.live.load(Ordering::Relaxed) == 0
     }
 
     /// Counts a receiver about to subscribe; the guard uncounts it.
     fn count_receiver(&self) -> LiveGuard {
-        self.shared.live.fetch_add(1, Ordering::Relaxed);
-        LiveGuard(Arc::clone(&self.shared.live))
+        self.live.fetch_add(1, Ordering::Relaxed);
+        LiveGuard(Arc::clone(&self.live))
     }
 
     fn receiver(
@@ -273,7 +279,7 @@ impl<T> ClassicBus<T> {
             rx,
             _live: live,
             interest,
-            stats: Arc::clone(&self.shared.stats),
+            stats: Arc::clone(&self.stats),
             woken: 0,
             suppressed: 0,
         }

@@ -143,6 +143,7 @@ pub mod conformance;
 mod error;
 pub mod reference;
 mod stats;
+mod thread_slot;
 
 pub use autotune::{AUTOTUNE_WARN_ABOVE, autotune_capacity, autotune_warnings};
 pub use backend::{ALL_TOPICS, BusBackend, BusReceiver};

@@ -6,16 +6,18 @@
 //! we measure, one `fetch_add` costs about half of a whole
 //! `tokio::sync::broadcast` send with no receiver. So per-message counts
 //! (`published`, `no_receivers`) are sharded per publishing thread: each
-//! thread owns a cache line of counters that only it writes (a plain load and
-//! store, no lock prefix) and that [`BusStats::snapshot`] sums. Counts are
+//! live thread owns a small process-wide slot index, and each bus keeps one
+//! cache line of counters per slot that only that thread writes (a
+//! thread-local read, then a plain load and store, no lock prefix);
+//! [`BusStats::snapshot`] sums them. Threads beyond the slots (more than 64
+//! alive at once) share one `fetch_add` counter. Counts are
 //! exact at any instant (a snapshot sees every publish that returned before
 //! it started). Rarer events (lag, batches, wake-ups) use one `fetch_add`
 //! each.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::ThreadId;
+
+use crate::thread_slot::{self, SLOTS};
 
 /// Upper bounds of the `bus_batch_len` histogram buckets (the last bucket,
 /// `+Inf`, is implicit).
@@ -26,8 +28,8 @@ pub const BATCH_LEN_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 
 #[repr(align(128))]
 struct Padded<T>(T);
 
-/// Counters of one (bus, thread) pair. Written only by that thread, so an
-/// increment is a relaxed load and store; read by any snapshot.
+/// Counters of one (bus, thread slot) pair. Written only by the slot's
+/// thread, so an increment is a relaxed load and store; read by any snapshot.
 #[derive(Debug, Default)]
 struct ThreadCounts {
     /// Publishes that reached at least one subscriber.
@@ -39,6 +41,7 @@ struct ThreadCounts {
 
 impl ThreadCounts {
     /// Single-writer increment: no other thread stores to this counter.
+    #[inline]
     fn bump(counter: &AtomicU64, by: u64) {
         counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
     }
@@ -68,33 +71,21 @@ struct WakeCounts {
 /// call [`snapshot`](Self::snapshot). No method calls into a metrics library.
 #[derive(Debug)]
 pub struct BusStats {
-    /// Tells this bus apart in each thread's cache of counter shards.
-    id: u64,
-    /// Every thread's shard, registered on its first publish to this bus and
-    /// found again by thread id when a thread's cache has evicted it.
-    shards: Mutex<Vec<(ThreadId, Arc<Padded<ThreadCounts>>)>>,
+    /// One shard per thread slot (`thread_slot`), written by its owner only.
+    /// Inline (8 KiB), so a publish reaches its counter in one hop from the
+    /// stats' address.
+    shards: [Padded<ThreadCounts>; SLOTS],
+    /// For threads without a slot; updated with `fetch_add`.
+    overflow: Padded<ThreadCounts>,
     shared: Padded<SharedCounts>,
     wake: Padded<WakeCounts>,
-}
-
-/// Source of [`BusStats::id`]; ids are never reused.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Shards this thread writes, most recently used buses first.
-const THREAD_CACHE: usize = 4;
-
-/// A thread's shard for one bus, keyed by [`BusStats::id`].
-type Shard = Option<(u64, Arc<Padded<ThreadCounts>>)>;
-
-thread_local! {
-    static SHARDS: RefCell<[Shard; THREAD_CACHE]> = const { RefCell::new([None, None, None, None]) };
 }
 
 impl Default for BusStats {
     fn default() -> Self {
         Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            shards: Mutex::new(Vec::new()),
+            shards: std::array::from_fn(|_| Padded::default()),
+            overflow: Padded::default(),
             shared: Padded::default(),
             wake: Padded::default(),
         }
@@ -108,35 +99,29 @@ impl BusStats {
     }
 
     /// Counts one published message that `receivers` subscribers will see
-    /// (0 counts as "no receivers"). Costs a thread-local lookup and a plain
-    /// store to this thread's own counters.
+    /// (0 counts as "no receivers"). Costs a thread-local read and a plain
+    /// store to this thread's own counter.
     #[inline]
     pub fn record_publish(&self, receivers: usize) {
-        let bump = |shard: &ThreadCounts| {
-            let counter = if receivers == 0 {
-                &shard.unreached
-            } else {
-                &shard.reached
-            };
-            ThreadCounts::bump(counter, 1);
-        };
-        // Fast path: this bus is the one this thread published to last.
-        let done = SHARDS
-            .try_with(|cell| {
-                let Ok(cache) = cell.try_borrow() else {
-                    return false;
+        match self.shards.get(thread_slot::current()) {
+            // This thread owns the slot: it is the counter's only writer.
+            Some(shard) => ThreadCounts::bump(
+                if receivers == 0 {
+                    &shard.0.unreached
+                } else {
+                    &shard.0.reached
+                },
+                1,
+            ),
+            None => {
+                let counts = &self.overflow.0;
+                let counter = if receivers == 0 {
+                    &counts.unreached
+                } else {
+                    &counts.reached
                 };
-                match &cache[0] {
-                    Some((id, shard)) if *id == self.id => {
-                        bump(&shard.0);
-                        true
-                    }
-                    _ => false,
-                }
-            })
-            .unwrap_or(false);
-        if !done {
-            self.with_shard(bump);
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -181,12 +166,7 @@ impl BusStats {
     /// started is included.
     pub fn snapshot(&self) -> BusStatsSnapshot {
         let (mut published, mut no_receivers) = (0, 0);
-        for (_, shard) in self
-            .shards
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
+        for shard in self.shards.iter().chain([&self.overflow]) {
             let unreached = shard.0.unreached.load(Ordering::Relaxed);
             published += shard.0.reached.load(Ordering::Relaxed) + unreached;
             no_receivers += unreached;
@@ -212,50 +192,6 @@ impl BusStats {
             notify_sends: wake.notify_sends.load(Ordering::Relaxed),
             notify_suppressed: wake.notify_suppressed.load(Ordering::Relaxed),
         }
-    }
-
-    /// Runs `f` on this thread's shard for this bus. The thread-local cache
-    /// answers almost every call; a miss finds or registers the shard under
-    /// the bus's mutex. While the thread's cache is torn down (thread exit),
-    /// the shard is looked up directly.
-    #[cold]
-    fn with_shard(&self, f: impl FnOnce(&ThreadCounts)) {
-        let mut f = Some(f);
-        // Errors only during thread teardown; `f` is then still here.
-        let _ = SHARDS.try_with(|cell| {
-            let Ok(mut cache) = cell.try_borrow_mut() else {
-                return;
-            };
-            if let Some(position) = cache
-                .iter()
-                .position(|e| e.as_ref().is_some_and(|(id, _)| *id == self.id))
-            {
-                // Move to the front so the busiest bus is found first.
-                cache[..=position].rotate_right(1);
-            } else {
-                cache.rotate_right(1);
-                cache[0] = Some((self.id, self.thread_shard()));
-            }
-            if let (Some((_, shard)), Some(f)) = (&cache[0], f.take()) {
-                f(&shard.0);
-            }
-        });
-        if let Some(f) = f.take() {
-            f(&self.thread_shard().0);
-        }
-    }
-
-    /// This thread's shard, registered on first use. One per thread, ever, so
-    /// the list is bounded by the threads that published to this bus.
-    fn thread_shard(&self) -> Arc<Padded<ThreadCounts>> {
-        let me = std::thread::current().id();
-        let mut shards = self.shards.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, shard)) = shards.iter().find(|(owner, _)| *owner == me) {
-            return Arc::clone(shard);
-        }
-        let shard = Arc::new(Padded::default());
-        shards.push((me, Arc::clone(&shard)));
-        shard
     }
 }
 
@@ -286,6 +222,7 @@ pub struct BusStatsSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::thread;
 
     #[test]
@@ -329,7 +266,7 @@ mod tests {
 
     #[test]
     fn many_buses_on_one_thread_keep_separate_counts() {
-        let buses: Vec<BusStats> = (0..THREAD_CACHE * 2 + 1).map(|_| BusStats::new()).collect();
+        let buses: Vec<BusStats> = (0..9).map(|_| BusStats::new()).collect();
         for round in 0..3 {
             for (i, bus) in buses.iter().enumerate() {
                 for _ in 0..=i {
@@ -340,10 +277,33 @@ mod tests {
                 assert_eq!(bus.snapshot().published, (i as u64 + 1) * (round + 1));
             }
         }
-        // Evictions from the thread cache do not multiply shards.
-        for bus in &buses {
-            assert_eq!(bus.shards.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn threads_beyond_the_slots_are_counted_in_the_overflow() {
+        let _many = crate::thread_slot::MANY_THREADS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stats = Arc::new(BusStats::new());
+        // More threads alive at once than there are slots.
+        let barrier = Arc::new(std::sync::Barrier::new(SLOTS + 8));
+        let threads: Vec<_> = (0..SLOTS + 8)
+            .map(|_| {
+                let (stats, barrier) = (Arc::clone(&stats), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..100 {
+                        stats.record_publish(1);
+                    }
+                    barrier.wait();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
         }
+        assert_eq!(stats.snapshot().published, (SLOTS as u64 + 8) * 100);
+        assert!(stats.overflow.0.reached.load(Ordering::Relaxed) >= 800);
     }
 
     #[test]
