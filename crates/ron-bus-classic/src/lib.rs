@@ -63,13 +63,8 @@ pub struct ClassicBus<T> {
     /// Held by every handle and receiver (not in `Shared`, whose senders
     /// must drop for the bus to close); one pointer hop from a publish.
     stats: Arc<BusStats>,
-    /// Live receivers of every mask, counted before a receiver subscribes
-    /// and after it has unsubscribed, so it is never below the channels'
-    /// own counts. 0 lets a publish skip tokio's tail mutex entirely.
-    /// Relaxed for the same reason as `narrow_len`: a publish ordered after
-    /// a subscribe by the caller sees its increment; a concurrent one may
-    /// go either way, as it may with tokio's own count.
-    live: Arc<AtomicUsize>,
+    /// What a publish must look at, in one cache line one hop away.
+    route: Arc<Route>,
 }
 
 struct Shared<T> {
@@ -79,10 +74,6 @@ struct Shared<T> {
     /// One channel per narrower interest mask, pruned of channels without
     /// receivers whenever a subscriber is added.
     narrow: RwLock<Vec<(u64, broadcast::Sender<T>)>>,
-    /// `narrow.len()`, readable without the lock: 0 lets a publish skip it.
-    /// Relaxed suffices: a subscriber that happens-before a publish (by the
-    /// caller's own synchronisation) makes its store visible to that load.
-    narrow_len: AtomicUsize,
 }
 
 impl<T> Clone for ClassicBus<T> {
@@ -90,7 +81,7 @@ impl<T> Clone for ClassicBus<T> {
         Self {
             shared: Arc::clone(&self.shared),
             stats: Arc::clone(&self.stats),
-            live: Arc::clone(&self.live),
+            route: Arc::clone(&self.route),
         }
     }
 }
@@ -99,10 +90,7 @@ impl<T> fmt::Debug for ClassicBus<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClassicBus")
             .field("capacity", &self.shared.capacity)
-            .field(
-                "narrow_masks",
-                &self.shared.narrow_len.load(Ordering::Relaxed),
-            )
+            .field("narrow_masks", &self.route.narrow.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -139,23 +127,21 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         let capacity = normalize_capacity(capacity)?;
         let (all, _) = broadcast::channel(capacity);
         let stats = Arc::new(BusStats::new());
-        let live = Arc::new(AtomicUsize::new(0));
         Ok(Self {
             shared: Arc::new(Shared {
                 capacity,
                 all,
                 narrow: RwLock::new(Vec::new()),
-                narrow_len: AtomicUsize::new(0),
             }),
             stats,
-            live,
+            route: Arc::default(),
         })
     }
 
     fn publish(&self, msg: T) -> usize {
         let reached = if self.nobody_listens() {
             0
-        } else if self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
+        } else if self.route.narrow.load(Ordering::Relaxed) == 0 {
             self.shared.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(ALL_TOPICS, msg)
@@ -167,7 +153,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
         let reached = if self.nobody_listens() {
             0
-        } else if topic == ALL_TOPICS && self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
+        } else if topic == ALL_TOPICS && self.route.narrow.load(Ordering::Relaxed) == 0 {
             self.shared.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(topic, msg)
@@ -185,7 +171,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         };
         if self.nobody_listens() {
             batch.into_iter().for_each(|_| count(0));
-        } else if self.shared.narrow_len.load(Ordering::Relaxed) == 0 {
+        } else if self.route.narrow.load(Ordering::Relaxed) == 0 {
             for msg in batch {
                 count(self.shared.all.send(msg).unwrap_or(0));
             }
@@ -229,9 +215,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
                 rx
             }
         };
-        self.shared
-            .narrow_len
-            .store(narrow.len(), Ordering::Relaxed);
+        self.route.narrow.store(narrow.len(), Ordering::Relaxed);
         self.receiver(rx, mask, live)
     }
 
@@ -258,15 +242,15 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
 }
 
 impl<T> ClassicBus<T> {
-    /// No receiver is alive (see `Shared::live`).
+    /// No receiver is alive (see `Route::live`).
     fn nobody_listens(&self) -> bool {
-        self.live.load(Ordering::Relaxed) == 0
+        self.route.live.load(Ordering::Relaxed) == 0
     }
 
     /// Counts a receiver about to subscribe; the guard uncounts it.
     fn count_receiver(&self) -> LiveGuard {
-        self.live.fetch_add(1, Ordering::Relaxed);
-        LiveGuard(Arc::clone(&self.live))
+        self.route.live.fetch_add(1, Ordering::Relaxed);
+        LiveGuard(Arc::clone(&self.route))
     }
 
     fn receiver(
@@ -286,12 +270,29 @@ impl<T> ClassicBus<T> {
     }
 }
 
-/// One count in `Shared::live`, released on drop.
-struct LiveGuard(Arc<AtomicUsize>);
+/// The two numbers that decide a publish's path, read without a lock.
+///
+/// Relaxed suffices for both: a subscribe that happens-before a publish (by
+/// the caller's own synchronisation) makes its stores visible to that
+/// publish's loads; a concurrent one may go either way, as it may with
+/// tokio's own receiver count.
+#[derive(Default)]
+#[repr(align(128))]
+struct Route {
+    /// Live receivers of every mask, counted before a receiver subscribes
+    /// and after it has unsubscribed, so never below the channels' own
+    /// counts. 0 lets a publish skip tokio's tail mutex entirely.
+    live: AtomicUsize,
+    /// `Shared::narrow.len()`: 0 lets a publish skip that lock.
+    narrow: AtomicUsize,
+}
+
+/// One count in `Route::live`, released on drop.
+struct LiveGuard(Arc<Route>);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.live.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
