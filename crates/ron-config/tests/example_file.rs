@@ -1,0 +1,16 @@
+//! The commented example in `config/ron-kernel.toml` loads and is valid.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use ron_config::{Env, Loader};
+
+#[test]
+fn the_repository_example_loads() {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/ron-kernel.toml"));
+    let config = Loader::new(Some(path)).env(Env::from_fn(|_| None)).load().unwrap();
+    assert_eq!(config.version, 1);
+    assert_eq!(config.supervisor.max_restarts, 20);
+    assert_eq!(config.bus.capacity, None);
+}
