@@ -8,8 +8,14 @@ use ron_config::{Env, Loader};
 
 #[test]
 fn the_repository_example_loads() {
-    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/ron-kernel.toml"));
-    let config = Loader::new(Some(path)).env(Env::from_fn(|_| None)).load().unwrap();
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/ron-kernel.toml"
+    ));
+    let config = Loader::new(Some(path))
+        .env(Env::from_fn(|_| None))
+        .load()
+        .unwrap();
     assert_eq!(config.version, 1);
     assert_eq!(config.supervisor.max_restarts, 20);
     assert_eq!(config.bus.capacity, None);

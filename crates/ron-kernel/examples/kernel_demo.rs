@@ -7,6 +7,12 @@
 //! graceful shutdown on Ctrl-C (services stopped within their timeouts, then
 //! `Shutdown` published).
 //!
+//! Configuration comes from `config/ron-kernel.toml` (or the file named by
+//! `RON_CONFIG`), overridden by `RON_*` variables, and is reloaded live:
+//! edit the file and the log shows `ConfigUpdated`, `/metrics` shows
+//! `config_reloads_total` and `amnesia_mode` follow; a broken edit is
+//! logged and counted in `config_reload_errors_total`, and nothing changes.
+//!
 //! ```text
 //! cargo run -p ron-kernel --example kernel_demo
 //! RON_METRICS_ADDR=127.0.0.1:0 cargo run -p ron-kernel --example kernel_demo
@@ -16,19 +22,21 @@
 //! it serves; logs go to stderr (`RUST_LOG` filters them).
 
 use std::io::{IsTerminal as _, Write as _};
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ron_kernel::bus::{RecvError, autotune_capacity};
+use ron_kernel::config::{KernelConfigListener, LiveConfig, Loader, WatchOptions};
 use ron_kernel::supervisor::{
-    ChildContext, ChildSpec, HealthMode, KernelReporter, Strategy, Supervisor,
+    Backoff, ChildContext, ChildSpec, HealthMode, KernelReporter, Strategy, Supervisor,
 };
 use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 use tracing_subscriber::EnvFilter;
 
-const DEFAULT_ADDR: &str = "127.0.0.1:9600";
+/// The repository's example configuration, wherever the demo is run from.
+const DEFAULT_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/ron-kernel.toml");
 /// How long `flaky` runs before it panics.
 const FLAKY_LIFETIME: Duration = Duration::from_secs(3);
 
@@ -45,26 +53,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // them in the log stream instead of raw stderr.
     std::panic::set_hook(Box::new(|info| tracing::debug!(%info, "panic")));
 
-    let addr = listen_addr()?;
-    let metrics = Metrics::new(false)?;
-    // One subscriber (the logger) in this demo.
-    let bus: Bus = metrics.make_bus(autotune_capacity(1, None))?;
+    // Start-up settings (address, bus, supervisor limits) come from this
+    // first load; the live config below then follows every change.
+    let loader = Loader::new(Some(PathBuf::from(DEFAULT_CONFIG)));
+    let file = loader.file();
+    let config = loader.load()?;
+    let metrics = Metrics::new(config.amnesia)?;
+    let capacity = config
+        .bus
+        .capacity
+        .unwrap_or_else(|| autotune_capacity(config.bus.expected_subscribers, None));
+    let bus: Bus = metrics.make_bus(capacity)?;
     let logger = tokio::spawn(log_events(bus.subscribe()));
     let health = Arc::new(HealthState::new());
+    let listener = KernelConfigListener::new(bus.clone(), metrics.clone(), Arc::clone(&health));
+    let live = LiveConfig::start(loader, WatchOptions::default(), listener.clone())?;
+    tracing::info!(
+        ?file,
+        version = live.current().version,
+        "configuration loaded"
+    );
 
-    let (server, bound) = metrics.serve(addr, Arc::clone(&health)).await?;
+    let (server, bound) = metrics
+        .serve(config.metrics.addr, Arc::clone(&health))
+        .await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "metrics listening on http://{bound}")?;
     stdout.flush()?;
     drop(stdout);
 
-    // There is no configuration file yet: start-up itself is the load.
-    health.set(|s| s.set_config_loaded(true));
+    listener.loaded(&live.current());
     let ticker_bus = bus.clone();
     let flaky_runs = Arc::new(AtomicU64::new(0));
     let supervisor = Supervisor::builder()
         .strategy(Strategy::OneForOne)
-        .intensity(20, Duration::from_secs(60))
+        .intensity(config.supervisor.max_restarts, config.supervisor.window())
+        .backoff(Backoff::new(
+            config.supervisor.backoff_base(),
+            config.supervisor.backoff_cap(),
+        ))
+        .reset_after(config.supervisor.reset_after())
         .reporter(KernelReporter::new(
             bus.clone(),
             metrics.clone(),
@@ -96,24 +124,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing::error!(%error, "supervisor gave up; shutting down");
         }
     }
+    live.stop().await;
     bus.publish(KernelEvent::Shutdown);
-    // The last publisher handle goes: the logger drains, sees `Closed`, ends.
-    drop(bus);
+    // The last publisher handles go: the logger drains, sees `Closed`, ends.
+    drop((bus, listener));
     logger.await?;
     server.shutdown().await?;
     tracing::info!("bye");
     Ok(())
-}
-
-/// `RON_METRICS_ADDR`, or the default; a bad value is an error, not a fallback.
-fn listen_addr() -> Result<SocketAddr, String> {
-    match std::env::var("RON_METRICS_ADDR") {
-        Ok(value) => value.parse().map_err(|e| {
-            format!("RON_METRICS_ADDR={value:?} is not a socket address (e.g. 127.0.0.1:9600): {e}")
-        }),
-        Err(std::env::VarError::NotPresent) => DEFAULT_ADDR.parse().map_err(|e| format!("{e}")),
-        Err(e) => Err(format!("RON_METRICS_ADDR: {e}")),
-    }
 }
 
 /// A well-behaved service: takes a second to warm up, says it is healthy,

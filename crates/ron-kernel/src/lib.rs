@@ -5,6 +5,9 @@
 //!
 //! * [`bus`]: the kernel's broadcast bus of [`KernelEvent`]s (contract in
 //!   `ron-bus`, default backend `ron-bus-classic`);
+//! * [`config`]: typed, hot-reloaded [`Config`] (from `ron-config`) and the
+//!   [`KernelConfigListener`](config::KernelConfigListener) that publishes
+//!   `ConfigUpdated`, sets the amnesia gauge and counts reloads;
 //! * [`events`]: the [`KernelEvent`] type;
 //! * [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`,
 //!   `/readyz` server (from `ron-metrics`);
@@ -37,12 +40,14 @@
 //! ```
 
 pub mod bus;
+pub mod config;
 pub mod events;
 mod signal;
 pub mod supervisor;
 
 pub use bus::Bus;
 pub use events::KernelEvent;
+pub use ron_config::Config;
 pub use ron_health::HealthState;
 pub use ron_metrics::Metrics;
 pub use signal::wait_for_ctrl_c;

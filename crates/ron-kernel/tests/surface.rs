@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ron_kernel::health::ServiceState;
-use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
+use ron_kernel::{Bus, Config, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 
 #[test]
 fn module_paths_name_the_same_types_as_the_root() {
@@ -21,6 +21,9 @@ fn module_paths_name_the_same_types_as_the_root() {
     // Compatibility path kept from the earlier kernel.
     let _: ron_kernel::bus::KernelEvent = ron_kernel::events::KernelEvent::Shutdown;
     let _: fn(usize) -> Result<ron_kernel::bus::Bus, ron_kernel::bus::BusError> = Bus::new;
+    let _: ron_kernel::config::Config = Config::default();
+    let _: fn(Option<std::path::PathBuf>) -> ron_kernel::config::Loader =
+        ron_kernel::config::Loader::new;
     let _: fn() -> ron_kernel::supervisor::SupervisorBuilder =
         ron_kernel::supervisor::Supervisor::builder;
     let _: fn(Bus, Metrics, Arc<HealthState>) -> ron_kernel::supervisor::KernelReporter =

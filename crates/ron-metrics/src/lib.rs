@@ -2,7 +2,8 @@
 //!
 //! [`Metrics`] is a Prometheus registry that owns the kernel's canonical
 //! series (`amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
-//! `service_failures_total{service}`,
+//! `service_failures_total{service}`, `config_reloads_total`,
+//! `config_reload_errors_total{reason}`,
 //! `request_latency_seconds{route,method}`, the `process_*` series on Linux);
 //! other crates add theirs through [`Metrics::register`], reading their own
 //! atomics at scrape time with [`ScrapeCounter`] or

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::MetricsError;
@@ -19,6 +20,10 @@ const LATENCY_BUCKETS: &[f64] = &[
     1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Reasons of `config_reload_errors_total` pre-created at zero, so alerts
+/// see a series before the first error.
+const CONFIG_ERROR_REASONS: [&str; 3] = ["io", "parse", "validate"];
+
 /// The routes the built-in server pre-creates latency series for, so that
 /// dashboards see zeros instead of gaps before the first request.
 pub(crate) const SERVED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
@@ -26,7 +31,8 @@ pub(crate) const SERVED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// A Prometheus registry holding ron-kernel's canonical series.
 ///
 /// Owns `amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
-/// `service_failures_total{service}`, `request_latency_seconds{route,method}` and, on Linux, the standard
+/// `service_failures_total{service}`, `config_reloads_total`,
+/// `config_reload_errors_total{reason}`, `request_latency_seconds{route,method}` and, on Linux, the standard
 /// `process_*` series. Other crates add theirs with [`register`](Self::register)
 /// (see [`ScrapeCounter`](crate::ScrapeCounter) for series read from atomics at
 /// scrape time). `docs/METRICS.md` lists every series.
@@ -57,6 +63,8 @@ struct Inner {
     ready: IntGauge,
     service_restarts_total: IntCounterVec,
     service_failures_total: IntCounterVec,
+    config_reloads_total: IntCounter,
+    config_reload_errors_total: IntCounterVec,
     request_latency_seconds: HistogramVec,
 }
 
@@ -96,6 +104,22 @@ impl Metrics {
             &["service"],
         )
         .map_err(MetricsError::Register)?;
+        let config_reloads_total = IntCounter::new(
+            "config_reloads_total",
+            "Configuration changes applied (by content: a touch applies nothing).",
+        )
+        .map_err(MetricsError::Register)?;
+        let config_reload_errors_total = IntCounterVec::new(
+            Opts::new(
+                "config_reload_errors_total",
+                "Configuration reloads refused, by reason; the last good configuration stays.",
+            ),
+            &["reason"],
+        )
+        .map_err(MetricsError::Register)?;
+        for reason in CONFIG_ERROR_REASONS {
+            config_reload_errors_total.with_label_values(&[reason]);
+        }
         let request_latency_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "request_latency_seconds",
@@ -116,6 +140,8 @@ impl Metrics {
                 ready: ready.clone(),
                 service_restarts_total: service_restarts_total.clone(),
                 service_failures_total: service_failures_total.clone(),
+                config_reloads_total: config_reloads_total.clone(),
+                config_reload_errors_total: config_reload_errors_total.clone(),
                 request_latency_seconds: request_latency_seconds.clone(),
             }),
         };
@@ -123,6 +149,8 @@ impl Metrics {
         metrics.register(Box::new(ready))?;
         metrics.register(Box::new(service_restarts_total))?;
         metrics.register(Box::new(service_failures_total))?;
+        metrics.register(Box::new(config_reloads_total))?;
+        metrics.register(Box::new(config_reload_errors_total))?;
         metrics.register(Box::new(request_latency_seconds))?;
         #[cfg(target_os = "linux")]
         metrics.register(Box::new(
@@ -169,6 +197,21 @@ impl Metrics {
         self.inner
             .service_failures_total
             .with_label_values(&[service])
+            .inc();
+    }
+
+    /// Counts one applied configuration change in `config_reloads_total`.
+    pub fn inc_config_reload(&self) {
+        self.inner.config_reloads_total.inc();
+    }
+
+    /// Counts one refused reload in `config_reload_errors_total{reason}`.
+    /// Keep `reason` to a fixed set (`io`, `parse`, `validate`, which are
+    /// pre-created at zero): each distinct value is a new series.
+    pub fn inc_config_reload_error(&self, reason: &str) {
+        self.inner
+            .config_reload_errors_total
+            .with_label_values(&[reason])
             .inc();
     }
 
