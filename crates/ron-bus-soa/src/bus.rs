@@ -1,0 +1,197 @@
+//! [`SoaBus`]: the publisher handle, routing each message to the rings of
+//! the interest masks it matches.
+
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+
+use ron_bus::{ALL_TOPICS, BusBackend, BusError, BusStats, normalize_capacity};
+
+use crate::receiver::SoaReceiver;
+use crate::ring::Ring;
+use crate::sync::{Arc, AtomicUsize, RwLock};
+
+/// A bus on lock-free structure-of-arrays rings; cloning gives another
+/// publisher handle, and the bus closes when the last handle drops.
+///
+/// Full-mask subscribers share one ring; each narrower interest mask gets
+/// its own ring (created on first subscribe, dropped with its last
+/// subscriber), so a subscriber's capacity and lag count only messages in
+/// its interest, and traffic outside it never wakes or charges it.
+pub struct SoaBus<T> {
+    shared: Arc<Shared<T>>,
+    /// Counts publisher handles: the last one to drop closes the rings.
+    _publisher: Arc<PublisherToken<T>>,
+}
+
+pub(crate) struct Shared<T> {
+    capacity: usize,
+    /// A `std` `Arc` even under loom: the trait hands it out as one.
+    pub(crate) stats: std::sync::Arc<BusStats>,
+    all: Arc<Ring<T>>,
+    /// Rings of narrower masks, pruned of rings without receivers whenever
+    /// a subscriber is added.
+    narrow: RwLock<Vec<(u64, Arc<Ring<T>>)>>,
+    /// `narrow.len()`, read by every publish without the lock. Relaxed: a
+    /// subscribe ordered before a publish by the caller is seen by it; a
+    /// concurrent one may go either way.
+    narrow_len: AtomicUsize,
+}
+
+/// Closes every ring when the last publisher handle drops.
+struct PublisherToken<T>(Arc<Shared<T>>);
+
+impl<T> Drop for PublisherToken<T> {
+    fn drop(&mut self) {
+        // Every publish through any handle happened before this drop (the
+        // handles' Arc counts synchronise), so closing now loses nothing.
+        self.0.all.close();
+        for (_, ring) in crate::sync::read(&self.0.narrow).iter() {
+            ring.close();
+        }
+    }
+}
+
+impl<T> Clone for SoaBus<T> {
+    fn clone(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared), _publisher: Arc::clone(&self._publisher) }
+    }
+}
+
+impl<T> fmt::Debug for SoaBus<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoaBus")
+            .field("capacity", &self.shared.capacity)
+            .field("narrow_masks", &self.shared.narrow_len.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
+    /// Writes `msg` to every ring whose mask shares a bit with `topic` and
+    /// has receivers; returns the receivers reached. Wakes nobody (the
+    /// caller sweeps once per publish or batch).
+    fn route(&self, narrow: &[(u64, Arc<Ring<T>>)], topic: u64, msg: T) -> usize {
+        if topic == 0 {
+            return 0;
+        }
+        let mut reached = 0;
+        for (_, ring) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
+            reached += push_if_heard(ring, msg.clone());
+        }
+        reached + push_if_heard(&self.shared.all, msg)
+    }
+
+    /// Wakes the parked subscribers of every ring `topic` was routed to.
+    fn wake(&self, narrow: &[(u64, Arc<Ring<T>>)], topic: u64) {
+        for (_, ring) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
+            ring.wake_parked();
+        }
+        self.shared.all.wake_parked();
+    }
+
+    fn publish_with(&self, topic: u64, msg: T) -> usize {
+        let reached = if topic == 0 {
+            0
+        } else if self.shared.narrow_len.load(Relaxed) == 0 {
+            let reached = push_if_heard(&self.shared.all, msg);
+            self.shared.all.wake_parked();
+            reached
+        } else {
+            let narrow = crate::sync::read(&self.shared.narrow);
+            let reached = self.route(&narrow, topic, msg);
+            self.wake(&narrow, topic);
+            reached
+        };
+        self.shared.stats.record_publish(reached);
+        reached
+    }
+}
+
+/// Pushes to `ring` if anyone reads it (a message nobody can see is not
+/// written: a subscriber arriving later starts after it anyway).
+fn push_if_heard<T: Clone>(ring: &Ring<T>, msg: T) -> usize {
+    let receivers = ring.receivers();
+    if receivers > 0 {
+        ring.push(msg);
+    }
+    receivers
+}
+
+impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
+    type Receiver = SoaReceiver<T>;
+
+    fn with_capacity(capacity: usize) -> Result<Self, BusError> {
+        let capacity = normalize_capacity(capacity)?;
+        let shared = Arc::new(Shared {
+            capacity,
+            stats: std::sync::Arc::new(BusStats::new()),
+            all: Arc::new(Ring::new(capacity)),
+            narrow: RwLock::new(Vec::new()),
+            narrow_len: AtomicUsize::new(0),
+        });
+        Ok(Self { _publisher: Arc::new(PublisherToken(Arc::clone(&shared))), shared })
+    }
+
+    fn publish(&self, msg: T) -> usize {
+        self.publish_with(ALL_TOPICS, msg)
+    }
+
+    fn publish_topic(&self, topic: u64, msg: T) -> usize {
+        self.publish_with(topic, msg)
+    }
+
+    fn publish_many<I: IntoIterator<Item = T>>(&self, batch: I) -> usize {
+        let (mut total, mut len, mut nobody) = (0, 0, 0);
+        let narrow = crate::sync::read(&self.shared.narrow);
+        for msg in batch {
+            let reached = self.route(&narrow, ALL_TOPICS, msg);
+            total += reached;
+            len += 1;
+            nobody += usize::from(reached == 0);
+        }
+        // One wake sweep per batch.
+        self.wake(&narrow, ALL_TOPICS);
+        if len > 0 {
+            self.shared.stats.record_batch(len, nobody);
+        }
+        total
+    }
+
+    fn subscribe(&self) -> SoaReceiver<T> {
+        SoaReceiver::new(Arc::clone(&self.shared.all), std::sync::Arc::clone(&self.shared.stats), ALL_TOPICS)
+    }
+
+    fn subscribe_with_interest(&self, mask: u64) -> SoaReceiver<T> {
+        if mask == ALL_TOPICS {
+            return self.subscribe();
+        }
+        let mut narrow = crate::sync::write(&self.shared.narrow);
+        narrow.retain(|(_, ring)| ring.receivers() > 0);
+        let ring = match narrow.iter().find(|(m, _)| *m == mask) {
+            Some((_, ring)) => Arc::clone(ring),
+            None => {
+                let ring = Arc::new(Ring::new(self.shared.capacity));
+                narrow.push((mask, Arc::clone(&ring)));
+                ring
+            }
+        };
+        // Registered before the lock is released, so a concurrent subscribe
+        // cannot prune the ring in between.
+        let receiver = SoaReceiver::new(ring, std::sync::Arc::clone(&self.shared.stats), mask);
+        self.shared.narrow_len.store(narrow.len(), Relaxed);
+        receiver
+    }
+
+    fn receiver_count(&self) -> usize {
+        let narrow = crate::sync::read(&self.shared.narrow);
+        self.shared.all.receivers() + narrow.iter().map(|(_, r)| r.receivers()).sum::<usize>()
+    }
+
+    fn stats(&self) -> &std::sync::Arc<BusStats> {
+        &self.shared.stats
+    }
+
+    fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+}

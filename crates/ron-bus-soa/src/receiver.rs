@@ -1,0 +1,129 @@
+//! [`SoaReceiver`]: one subscriber's cursor into a ring.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use ron_bus::{BusReceiver, BusStats, RecvError, TryRecvError};
+
+use crate::ring::{Read, Ring, Waiter};
+use crate::sync::Arc;
+
+/// The subscriber side of a [`SoaBus`](crate::SoaBus).
+pub struct SoaReceiver<T> {
+    ring: Arc<Ring<T>>,
+    /// The next sequence number to read.
+    cursor: u64,
+    interest: u64,
+    waiter: Arc<Waiter>,
+    stats: std::sync::Arc<BusStats>,
+    /// Whether the last poll parked (so the next delivery ended a park).
+    parked: bool,
+    /// Deliveries that ended a park, not yet added to `stats`.
+    woken: u64,
+    /// Deliveries to an awake receiver, not yet added to `stats`.
+    suppressed: u64,
+}
+
+impl<T: Clone> SoaReceiver<T> {
+    pub(crate) fn new(ring: Arc<Ring<T>>, stats: std::sync::Arc<BusStats>, interest: u64) -> Self {
+        let cursor = ring.add_receiver();
+        Self {
+            ring,
+            cursor,
+            interest,
+            waiter: Arc::new(Waiter::default()),
+            stats,
+            parked: false,
+            woken: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// One read, with the bookkeeping every outcome needs.
+    fn take(&mut self) -> Read<T> {
+        let read = self.ring.read(&mut self.cursor);
+        match &read {
+            Read::Message(_) => {
+                if std::mem::take(&mut self.parked) {
+                    self.woken += 1;
+                } else {
+                    self.suppressed += 1;
+                }
+            }
+            Read::Lagged(lost) => self.stats.record_lag(*lost),
+            Read::Empty | Read::Closed => self.flush(),
+        }
+        read
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        if let Some(ready) = ready(self.take()) {
+            return Poll::Ready(ready);
+        }
+        // Park, then look again: a publish that missed our registration
+        // wrote before our second look (see `Ring::park`).
+        self.waiter.set_waker(cx.waker());
+        self.ring.park(&self.waiter);
+        self.parked = true;
+        match ready(self.take()) {
+            Some(ready) => Poll::Ready(ready),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Adds the local wake counts to the bus stats; called when idle.
+    fn flush(&mut self) {
+        if self.woken + self.suppressed > 0 {
+            self.stats.record_notify(self.woken, self.suppressed);
+            self.woken = 0;
+            self.suppressed = 0;
+        }
+    }
+}
+
+fn ready<T>(read: Read<T>) -> Option<Result<T, RecvError>> {
+    match read {
+        Read::Message(msg) => Some(Ok(msg)),
+        Read::Lagged(lost) => Some(Err(RecvError::Lagged(lost))),
+        Read::Closed => Some(Err(RecvError::Closed)),
+        Read::Empty => None,
+    }
+}
+
+impl<T> Drop for SoaReceiver<T> {
+    fn drop(&mut self) {
+        if self.woken + self.suppressed > 0 {
+            self.stats.record_notify(self.woken, self.suppressed);
+        }
+        self.ring.remove_receiver();
+    }
+}
+
+impl<T> fmt::Debug for SoaReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoaReceiver")
+            .field("cursor", &self.cursor)
+            .field("interest", &self.interest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> BusReceiver<T> for SoaReceiver<T> {
+    async fn recv(&mut self) -> Result<T, RecvError> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        match self.take() {
+            Read::Message(msg) => Ok(msg),
+            Read::Lagged(lost) => Err(TryRecvError::Lagged(lost)),
+            Read::Empty => Err(TryRecvError::Empty),
+            Read::Closed => Err(TryRecvError::Closed),
+        }
+    }
+
+    fn interest(&self) -> u64 {
+        self.interest
+    }
+}
