@@ -53,7 +53,10 @@ impl<T> Drop for PublisherToken<T> {
 
 impl<T> Clone for SoaBus<T> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared), _publisher: Arc::clone(&self._publisher) }
+        Self {
+            shared: Arc::clone(&self.shared),
+            _publisher: Arc::clone(&self._publisher),
+        }
     }
 }
 
@@ -129,7 +132,10 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
             narrow: RwLock::new(Vec::new()),
             narrow_len: AtomicUsize::new(0),
         });
-        Ok(Self { _publisher: Arc::new(PublisherToken(Arc::clone(&shared))), shared })
+        Ok(Self {
+            _publisher: Arc::new(PublisherToken(Arc::clone(&shared))),
+            shared,
+        })
     }
 
     fn publish(&self, msg: T) -> usize {
@@ -158,7 +164,11 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
     }
 
     fn subscribe(&self) -> SoaReceiver<T> {
-        SoaReceiver::new(Arc::clone(&self.shared.all), std::sync::Arc::clone(&self.shared.stats), ALL_TOPICS)
+        SoaReceiver::new(
+            Arc::clone(&self.shared.all),
+            std::sync::Arc::clone(&self.shared.stats),
+            ALL_TOPICS,
+        )
     }
 
     fn subscribe_with_interest(&self, mask: u64) -> SoaReceiver<T> {

@@ -107,7 +107,9 @@ impl<T> Ring<T> {
             tail: Padded(AtomicU64::new(0)),
             stamps: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
             locks: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
-            payloads: (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            payloads: (0..capacity)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
             closed: AtomicBool::new(false),
             receivers: AtomicUsize::new(0),
             parked: Padded(Parked::default()),
@@ -140,10 +142,17 @@ impl<T> Ring<T> {
         // Acquire and must see a claim at least as new as the stamp it saw.
         let seq = self.tail.0.fetch_add(1, AcqRel);
         let index = (seq & self.mask) as usize;
-        let (stamp, lock, payload) = (&self.stamps[index], &self.locks[index], &self.payloads[index]);
+        let (stamp, lock, payload) = (
+            &self.stamps[index],
+            &self.locks[index],
+            &self.payloads[index],
+        );
         // Acquire the slot: no reader inside, no other writer. Readers hold
         // it only for a clone, so this waits for at most that long.
-        while lock.compare_exchange_weak(0, WRITER, Acquire, Relaxed).is_err() {
+        while lock
+            .compare_exchange_weak(0, WRITER, Acquire, Relaxed)
+            .is_err()
+        {
             crate::sync::spin();
         }
         // Relaxed: stamps are only stored under this lock, which we hold.
