@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use ron_bus::{BusReceiver, BusStats, RecvError, TryRecvError};
 
-use crate::ring::{Read, Ring, Waiter};
+use crate::ring::{Read, Ring, Ticket};
 use crate::sync::Arc;
 
 /// The subscriber side of a [`SoaBus`](crate::SoaBus).
@@ -15,7 +15,8 @@ pub struct SoaReceiver<T> {
     /// The next sequence number to read.
     cursor: u64,
     interest: u64,
-    waiter: Arc<Waiter>,
+    /// Where this subscriber's waker is parked, if it is.
+    ticket: Option<Ticket>,
     stats: std::sync::Arc<BusStats>,
     /// Whether the last poll parked (so the next delivery ended a park).
     parked: bool,
@@ -32,7 +33,7 @@ impl<T: Clone> SoaReceiver<T> {
             ring,
             cursor,
             interest,
-            waiter: Arc::new(Waiter::default()),
+            ticket: None,
             stats,
             parked: false,
             woken: 0,
@@ -63,8 +64,7 @@ impl<T: Clone> SoaReceiver<T> {
         }
         // Park, then look again: a publish that missed our registration
         // wrote before our second look (see `Ring::park`).
-        self.waiter.set_waker(cx.waker());
-        self.ring.park(&self.waiter);
+        self.ring.park(&mut self.ticket, cx.waker());
         self.parked = true;
         match ready(self.take()) {
             Some(ready) => Poll::Ready(ready),

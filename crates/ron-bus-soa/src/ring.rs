@@ -37,9 +37,7 @@
 use std::mem::MaybeUninit;
 use std::task::Waker;
 
-use crate::sync::{
-    Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, UnsafeCell, fence, lock,
-};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, UnsafeCell, fence, lock};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 /// `locks[i]` value while a publisher writes slot `i`.
@@ -112,7 +110,7 @@ impl<T> Ring<T> {
                 .collect(),
             closed: AtomicBool::new(false),
             receivers: AtomicUsize::new(0),
-            parked: Padded(Parked::default()),
+            parked: Padded(Parked::new()),
         }
     }
 
@@ -149,10 +147,7 @@ impl<T> Ring<T> {
         );
         // Acquire the slot: no reader inside, no other writer. Readers hold
         // it only for a clone, so this waits for at most that long.
-        while lock
-            .compare_exchange_weak(0, WRITER, Acquire, Relaxed)
-            .is_err()
-        {
+        while lock.compare_exchange(0, WRITER, Acquire, Relaxed).is_err() {
             crate::sync::spin();
         }
         // Relaxed: stamps are only stored under this lock, which we hold.
@@ -180,12 +175,29 @@ impl<T> Ring<T> {
         lock.store(0, Release);
     }
 
-    /// Parks `waiter` until the next wake sweep (unless already parked).
-    pub(crate) fn park(&self, waiter: &Arc<Waiter>) {
-        if !waiter.registered.swap(true, AcqRel) {
+    /// Parks a subscriber until the next wake sweep: registers `waker`,
+    /// or replaces the one it registered earlier in this sweep's list.
+    /// `ticket` is the subscriber's own record of where it is registered.
+    pub(crate) fn park(&self, ticket: &mut Option<Ticket>, waker: &Waker) {
+        {
             let mut list = lock(&self.parked.0.list);
-            list.push(Arc::clone(waiter));
-            self.parked.0.count.store(list.len(), SeqCst);
+            match *ticket {
+                Some(Ticket { sweep, index }) if sweep == list.sweep => {
+                    if let Some(registered) = list.wakers.get_mut(index)
+                        && !registered.will_wake(waker)
+                    {
+                        *registered = waker.clone();
+                    }
+                }
+                _ => {
+                    list.wakers.push(waker.clone());
+                    *ticket = Some(Ticket {
+                        sweep: list.sweep,
+                        index: list.wakers.len() - 1,
+                    });
+                    self.parked.0.count.store(list.wakers.len(), SeqCst);
+                }
+            }
         }
         // Dekker with `wake_parked`: our registration above, then the
         // caller's second look at the ring; the publisher's stamp, then its
@@ -200,13 +212,15 @@ impl<T> Ring<T> {
         if self.parked.0.count.load(Relaxed) == 0 {
             return;
         }
-        let parked = {
+        let wakers = {
             let mut list = lock(&self.parked.0.list);
+            list.sweep += 1;
             self.parked.0.count.store(0, SeqCst);
-            std::mem::take(&mut *list)
+            std::mem::take(&mut list.wakers)
         };
-        for waiter in parked {
-            waiter.wake();
+        // Outside the lock: a waker may run arbitrary code.
+        for waker in wakers {
+            waker.wake();
         }
     }
 
@@ -226,24 +240,19 @@ impl<T: Clone> Ring<T> {
             // Acquire: pairs with the writer's Release store of the stamp.
             let stamp = self.stamps[index].load(Acquire);
             if stamp == c + 1 {
-                match self.read_locked(index, c) {
-                    Some(msg) => {
-                        *cursor = c + 1;
-                        return Read::Message(msg);
-                    }
-                    // Overwritten between the two looks: go round again,
-                    // which reports the lag.
-                    None => continue,
+                if let Some(msg) = self.read_locked(index, c) {
+                    *cursor = c + 1;
+                    return Read::Message(msg);
                 }
+                // A writer holds the slot, or wrote it between our two looks.
+                // Usually it overwrites c with c + capacity, but it may be a
+                // stalled writer of c - capacity that will find the newer
+                // stamp and leave: wait for it to finish, then look again.
+                crate::sync::spin();
+                continue;
             }
             if stamp > c + 1 {
-                // Lapped. The slot holds sequence >= c + capacity, so tail
-                // >= c + capacity + 1 and the oldest retained sequence,
-                // tail - capacity, is past c.
-                let tail = self.tail.0.load(Acquire);
-                let next = tail.saturating_sub(self.capacity).max(c + 1);
-                *cursor = next;
-                return Read::Lagged(next - c);
+                return self.lapped(cursor);
             }
             // Not written yet. Claimed but in progress: its publisher wakes
             // us when done. Not claimed: empty, or closed.
@@ -262,6 +271,19 @@ impl<T: Clone> Ring<T> {
         }
     }
 
+    /// The message at `*cursor` was overwritten: moves the cursor to the
+    /// oldest retained sequence and says how many were skipped.
+    fn lapped(&self, cursor: &mut u64) -> Read<T> {
+        let c = *cursor;
+        // The slot holds a sequence >= c + capacity, so the oldest retained
+        // one, tail - capacity, is past c. Acquire: pairs with the AcqRel
+        // claim of the sequence whose stamp we saw, so `tail` shows it.
+        let tail = self.tail.0.load(Acquire);
+        let next = tail.saturating_sub(self.capacity).max(c + 1);
+        *cursor = next;
+        Read::Lagged(next - c)
+    }
+
     /// Clones the payload of slot `index` if it still holds sequence `seq`.
     fn read_locked(&self, index: usize, seq: u64) -> Option<T> {
         let lock = &self.locks[index];
@@ -273,7 +295,7 @@ impl<T: Clone> Ring<T> {
             }
             // Acquire: pairs with the writer's Release unlock, so the payload
             // it wrote is visible.
-            match lock.compare_exchange_weak(current, current + 1, Acquire, Relaxed) {
+            match lock.compare_exchange(current, current + 1, Acquire, Relaxed) {
                 Ok(_) => break,
                 Err(now) => current = now,
             }
@@ -318,39 +340,35 @@ impl Drop for ReadLock<'_> {
 }
 
 /// The subscribers parked on a ring.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Parked {
-    list: Mutex<Vec<Arc<Waiter>>>,
-    /// `list.len()`, read by every publish without the lock.
+    list: Mutex<ParkList>,
+    /// `list.wakers.len()`, read by every publish without the lock.
     count: AtomicUsize,
 }
 
-/// One subscriber's wake-up slot.
-#[derive(Debug, Default)]
-pub(crate) struct Waiter {
-    /// In some ring's parked list (and not yet woken).
-    registered: AtomicBool,
-    waker: Mutex<Option<Waker>>,
+impl Parked {
+    fn new() -> Self {
+        Self {
+            list: Mutex::new(ParkList {
+                sweep: 0,
+                wakers: Vec::new(),
+            }),
+            count: AtomicUsize::new(0),
+        }
+    }
 }
 
-impl Waiter {
-    /// Sets the waker the next wake-up goes to.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
-        let mut slot = lock(&self.waker);
-        match &*slot {
-            Some(current) if current.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
-    }
+#[derive(Debug)]
+struct ParkList {
+    /// Sweeps so far: a ticket from an earlier sweep is void.
+    sweep: u64,
+    wakers: Vec<Waker>,
+}
 
-    fn wake(&self) {
-        // Cleared first: a subscriber parking again from here on registers
-        // anew, and the waker taken below is at least as new as any it set
-        // before this point.
-        self.registered.store(false, Release);
-        let waker = lock(&self.waker).take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
+/// Where a subscriber's waker sits in a ring's parked list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    sweep: u64,
+    index: usize,
 }

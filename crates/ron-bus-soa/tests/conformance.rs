@@ -1,3 +1,5 @@
 //! The whole bus contract, from ron-bus's conformance kit.
 
+#![cfg(not(loom))]
+
 ron_bus::conformance_tests!(ron_bus_soa::SoaBus<u64>);

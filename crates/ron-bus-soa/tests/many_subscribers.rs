@@ -1,6 +1,7 @@
 //! No fixed limit on subscribers: 1,000 of them, parked on a runtime, each
 //! get every message, and each is woken per publish, not per message.
 
+#![cfg(not(loom))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ron_bus::{BusBackend, BusReceiver, RecvError};

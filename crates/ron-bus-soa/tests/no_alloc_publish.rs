@@ -2,6 +2,7 @@
 //! sees no allocation across many publishes (to idle and to lapped
 //! subscribers, on the shared and the per-mask rings, single and batched).
 
+#![cfg(not(loom))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // A global allocator is an `unsafe` trait: the only unsafe outside the ring.
 #![allow(unsafe_code)]
