@@ -17,6 +17,7 @@ const STEPS: &[Step] = &[
     ("fmt", fmt),
     ("clippy", clippy),
     ("test", test),
+    ("loom", loom),
     ("doc", doc),
     ("deny", deny),
     ("promtool", promtool),
@@ -69,6 +70,33 @@ fn clippy() -> Result<Outcome, String> {
 
 fn test() -> Result<Outcome, String> {
     cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
+    Ok(Outcome::Passed)
+}
+
+/// The SoA ring's loom models, on loom's primitives (`--cfg loom`), in
+/// their own target dir so the normal build is not invalidated. The
+/// preemption bound keeps the lane to seconds; raise it with
+/// `LOOM_MAX_PREEMPTIONS` for a deeper search.
+fn loom() -> Result<Outcome, String> {
+    let target = crate::project_root().join("target").join("loom");
+    cmd::run(
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "ron-bus-soa",
+                "--release",
+                "--locked",
+                "--test",
+                "loom_ring",
+            ])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("CARGO_TARGET_DIR", target)
+            .env(
+                "LOOM_MAX_PREEMPTIONS",
+                std::env::var("LOOM_MAX_PREEMPTIONS").unwrap_or_else(|_| "3".into()),
+            ),
+    )?;
     Ok(Outcome::Passed)
 }
 

@@ -62,6 +62,43 @@ fn every_member_inherits_the_workspace_lints_and_package() {
     }
 }
 
+/// `unsafe_code` is denied workspace-wide; only these files may allow it:
+/// the SoA ring (SPEC) and the counting allocator that proves it does not
+/// allocate.
+const UNSAFE_ALLOWED: [&str; 2] = [
+    "crates/ron-bus-soa/src/ring.rs",
+    "crates/ron-bus-soa/tests/no_alloc_publish.rs",
+];
+
+#[test]
+fn unsafe_code_is_allowed_only_where_spec_allows_it() {
+    let mut offenders = Vec::new();
+    let mut stack = vec![project_root().join("crates"), project_root().join("xtask")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path).unwrap();
+                let relative = path
+                    .strip_prefix(project_root())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                let needle = ["allow(", "unsafe_code)"].concat();
+                if text.contains(&needle) && !UNSAFE_ALLOWED.contains(&relative.as_str()) {
+                    offenders.push(relative);
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "unsafe_code allowed outside the SoA ring: {offenders:?}"
+    );
+}
+
 #[test]
 fn every_member_is_under_crates_or_is_xtask() {
     for member in members() {
