@@ -1,4 +1,6 @@
-//! The kernel bus: [`KernelEvent`]s over a backend chosen at construction.
+//! The kernel bus: [`KernelEvent`]s over a backend chosen at construction:
+//! the SoA ring by default, tokio's broadcast channel on request
+//! ([`Bus::with_backend`]).
 //!
 //! The contract (lagging, closing, interest masks, wake-ups) is `ron-bus`'s;
 //! see [`ron_bus`] for it and for generic code over any backend.
@@ -10,6 +12,7 @@ pub use ron_bus::{
     TryRecvError, autotune_capacity,
 };
 use ron_bus_classic::{ClassicBus, ClassicReceiver};
+use ron_bus_soa::{SoaBus, SoaReceiver};
 
 /// Compatibility path: `ron_kernel::bus::KernelEvent` keeps working.
 pub use crate::events::KernelEvent;
@@ -18,8 +21,10 @@ pub use crate::events::KernelEvent;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Backend {
-    /// `tokio::sync::broadcast` (crate `ron-bus-classic`).
+    /// The lock-free structure-of-arrays ring (crate `ron-bus-soa`).
     #[default]
+    Soa,
+    /// `tokio::sync::broadcast` (crate `ron-bus-classic`).
     Classic,
 }
 
@@ -52,6 +57,7 @@ pub struct Bus {
 
 #[derive(Debug, Clone)]
 enum Inner {
+    Soa(SoaBus<KernelEvent>),
     Classic(ClassicBus<KernelEvent>),
 }
 
@@ -63,6 +69,7 @@ pub struct Subscriber {
 
 #[derive(Debug)]
 enum SubscriberInner {
+    Soa(SoaReceiver<KernelEvent>),
     Classic(ClassicReceiver<KernelEvent>),
 }
 
@@ -84,6 +91,9 @@ impl Bus {
     /// As [`Bus::new`].
     pub fn with_backend(backend: Backend, capacity: usize) -> Result<Self, BusError> {
         match backend {
+            Backend::Soa => Ok(Self {
+                inner: Inner::Soa(SoaBus::with_capacity(capacity)?),
+            }),
             Backend::Classic => Ok(Self {
                 inner: Inner::Classic(ClassicBus::with_capacity(capacity)?),
             }),
@@ -93,6 +103,7 @@ impl Bus {
     /// The backend carrying this bus.
     pub fn backend(&self) -> Backend {
         match self.inner {
+            Inner::Soa(_) => Backend::Soa,
             Inner::Classic(_) => Backend::Classic,
         }
     }
@@ -150,12 +161,14 @@ impl BusBackend<KernelEvent> for Bus {
 
     fn publish_topic(&self, topic: u64, event: KernelEvent) -> usize {
         match &self.inner {
+            Inner::Soa(bus) => bus.publish_topic(topic, event),
             Inner::Classic(bus) => bus.publish_topic(topic, event),
         }
     }
 
     fn publish_many<I: IntoIterator<Item = KernelEvent>>(&self, events: I) -> usize {
         match &self.inner {
+            Inner::Soa(bus) => bus.publish_many(events),
             Inner::Classic(bus) => bus.publish_many(events),
         }
     }
@@ -165,27 +178,30 @@ impl BusBackend<KernelEvent> for Bus {
     }
 
     fn subscribe_with_interest(&self, mask: u64) -> Subscriber {
-        match &self.inner {
-            Inner::Classic(bus) => Subscriber {
-                inner: SubscriberInner::Classic(bus.subscribe_with_interest(mask)),
-            },
-        }
+        let inner = match &self.inner {
+            Inner::Soa(bus) => SubscriberInner::Soa(bus.subscribe_with_interest(mask)),
+            Inner::Classic(bus) => SubscriberInner::Classic(bus.subscribe_with_interest(mask)),
+        };
+        Subscriber { inner }
     }
 
     fn receiver_count(&self) -> usize {
         match &self.inner {
+            Inner::Soa(bus) => bus.receiver_count(),
             Inner::Classic(bus) => bus.receiver_count(),
         }
     }
 
     fn stats(&self) -> &Arc<BusStats> {
         match &self.inner {
+            Inner::Soa(bus) => bus.stats(),
             Inner::Classic(bus) => bus.stats(),
         }
     }
 
     fn capacity(&self) -> usize {
         match &self.inner {
+            Inner::Soa(bus) => bus.capacity(),
             Inner::Classic(bus) => bus.capacity(),
         }
     }
@@ -224,18 +240,21 @@ impl Subscriber {
 impl BusReceiver<KernelEvent> for Subscriber {
     async fn recv(&mut self) -> Result<KernelEvent, RecvError> {
         match &mut self.inner {
+            SubscriberInner::Soa(rx) => rx.recv().await,
             SubscriberInner::Classic(rx) => rx.recv().await,
         }
     }
 
     fn try_recv(&mut self) -> Result<KernelEvent, TryRecvError> {
         match &mut self.inner {
+            SubscriberInner::Soa(rx) => rx.try_recv(),
             SubscriberInner::Classic(rx) => rx.try_recv(),
         }
     }
 
     fn interest(&self) -> u64 {
         match &self.inner {
+            SubscriberInner::Soa(rx) => rx.interest(),
             SubscriberInner::Classic(rx) => rx.interest(),
         }
     }
@@ -245,9 +264,9 @@ impl BusReceiver<KernelEvent> for Subscriber {
 mod tests {
     use super::*;
 
-    #[test]
-    fn events_route_by_topic() {
-        let bus = Bus::new(8).unwrap();
+    fn events_route_by_topic_on(backend: Backend) {
+        let bus = Bus::with_backend(backend, 8).unwrap();
+        assert_eq!(bus.backend(), backend);
         let mut all = bus.subscribe();
         let mut crashes = bus.subscribe_with_interest(KernelEvent::SERVICE_CRASHED);
         assert_eq!(bus.publish(KernelEvent::health("a", true)), 1);
@@ -260,6 +279,19 @@ mod tests {
         assert_eq!(all.try_recv(), Ok(crash.clone()));
         assert_eq!(crashes.try_recv(), Ok(crash));
         assert_eq!(crashes.try_recv(), Err(TryRecvError::Empty));
-        assert_eq!(bus.backend(), Backend::Classic);
+        assert_eq!(bus.receiver_count(), 2);
+        drop(bus);
+        assert_eq!(all.try_recv(), Err(TryRecvError::Closed));
+    }
+
+    #[test]
+    fn events_route_by_topic_on_every_backend() {
+        events_route_by_topic_on(Backend::Soa);
+        events_route_by_topic_on(Backend::Classic);
+    }
+
+    #[test]
+    fn the_default_backend_is_the_soa_ring() {
+        assert_eq!(Bus::new(8).unwrap().backend(), Backend::Soa);
     }
 }
