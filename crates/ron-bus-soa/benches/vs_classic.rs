@@ -1,0 +1,185 @@
+//! SoA against classic, interleaved: every sample
+//! runs each contender back to back, so a VM switching between fast and
+//! slow states moves all alike; the table gives medians over the samples
+//! and the median of the per-sample ratios.
+//!
+//! * `fan-out`: one publisher thread, N subscriber OS threads in
+//!   `blocking_recv`, capacity 1024; deliveries per second (lossy: a lapped
+//!   subscriber's losses are not deliveries).
+//! * `publish`: ns per publish with 0 subscribers, and with 1 subscriber
+//!   that never reads (lagging).
+//! * `publish_many`: ns per message, batches of 64, vs a loop of publish.
+//! * `interest`: publish cost with one subscriber whose mask excludes the
+//!   traffic, vs no subscriber.
+//!
+//! ```text
+//! cargo bench -p ron-bus-soa --bench vs_classic
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use ron_bus::{BusBackend, BusReceiver, RecvError};
+use ron_bus_classic::ClassicBus;
+use ron_bus_soa::SoaBus;
+
+const SAMPLES: usize = 7;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Deliveries per second of `messages` published to `subs` blocking
+/// subscriber threads.
+fn fanout<B: BusBackend<u64>>(subs: usize, messages: u64) -> f64 {
+    let bus = B::with_capacity(1024).unwrap();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..subs)
+        .map(|_| {
+            let mut rx = bus.subscribe();
+            let delivered = Arc::clone(&delivered);
+            std::thread::spawn(move || {
+                let mut got = 0;
+                loop {
+                    match rx.blocking_recv() {
+                        Ok(_) => got += 1,
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+                delivered.fetch_add(got, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for i in 0..messages {
+        bus.publish(i);
+    }
+    drop(bus);
+    for t in threads {
+        t.join().unwrap();
+    }
+    delivered.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// ns per publish with `subs` idle subscribers (never read) of `mask`.
+fn publish_cost<B: BusBackend<u64>>(subs: usize, mask: u64, ops: u64) -> f64 {
+    let bus = B::with_capacity(1024).unwrap();
+    let _rx: Vec<_> = (0..subs)
+        .map(|_| bus.subscribe_with_interest(mask))
+        .collect();
+    let start = Instant::now();
+    for i in 0..ops {
+        black_box(bus.publish_topic(0b1, i));
+    }
+    start.elapsed().as_secs_f64() * 1e9 / ops as f64
+}
+
+/// ns per message: (loop of publish, publish_many) with one idle subscriber.
+fn batch_cost<B: BusBackend<u64>>(batches: u64) -> (f64, f64) {
+    let bus = B::with_capacity(1024).unwrap();
+    let _rx = bus.subscribe();
+    let start = Instant::now();
+    for b in 0..batches {
+        for m in b * 64..(b + 1) * 64 {
+            black_box(bus.publish(m));
+        }
+    }
+    let looped = start.elapsed().as_secs_f64() * 1e9 / (batches * 64) as f64;
+    let start = Instant::now();
+    for b in 0..batches {
+        black_box(bus.publish_many(b * 64..(b + 1) * 64));
+    }
+    (
+        looped,
+        start.elapsed().as_secs_f64() * 1e9 / (batches * 64) as f64,
+    )
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let scale = if quick { 20 } else { 1 };
+    println!(
+        "{:<44} {:>12} {:>12} {:>8}",
+        "case", "soa", "classic", "ratio"
+    );
+
+    for subs in [4usize, 8, 16] {
+        let messages = 400_000 / scale;
+        let (mut soa, mut classic, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for sample in 0..SAMPLES {
+            let (s, c) = if sample % 2 == 0 {
+                let s = fanout::<SoaBus<u64>>(subs, messages);
+                (s, fanout::<ClassicBus<u64>>(subs, messages))
+            } else {
+                let c = fanout::<ClassicBus<u64>>(subs, messages);
+                (fanout::<SoaBus<u64>>(subs, messages), c)
+            };
+            soa.push(s / 1e6);
+            classic.push(c / 1e6);
+            ratio.push(s / c);
+        }
+        println!(
+            "{:<44} {:>10.2} M {:>10.2} M {:>8.2}  (soa/classic, floor >= 2)",
+            format!("fan-out deliveries/s, {subs} subs"),
+            median(soa),
+            median(classic),
+            median(ratio)
+        );
+    }
+
+    let ops = 2_000_000 / scale as u64;
+    for (label, subs, mask, floor) in [
+        ("publish, 0 subs (ns)", 0, u64::MAX, 0.5),
+        ("publish, 1 lagging sub (ns)", 1, u64::MAX, 0.7),
+    ] {
+        let (mut soa, mut classic, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..SAMPLES {
+            let s = publish_cost::<SoaBus<u64>>(subs, mask, ops);
+            let c = publish_cost::<ClassicBus<u64>>(subs, mask, ops);
+            soa.push(s);
+            classic.push(c);
+            ratio.push(s / c);
+        }
+        println!(
+            "{label:<44} {:>12.2} {:>12.2} {:>8.2}  (soa/classic, floor <= {floor})",
+            median(soa),
+            median(classic),
+            median(ratio)
+        );
+    }
+
+    let (mut gain_soa, mut gain_classic) = (Vec::new(), Vec::new());
+    for _ in 0..SAMPLES {
+        let (l, m) = batch_cost::<SoaBus<u64>>(20_000 / scale as u64);
+        gain_soa.push(l / m);
+        let (l, m) = batch_cost::<ClassicBus<u64>>(20_000 / scale as u64);
+        gain_classic.push(l / m);
+    }
+    println!(
+        "{:<44} {:>12.2} {:>12.2} {:>8}  (loop/many, floor >= 1.5)",
+        "publish_many gain per message",
+        median(gain_soa),
+        median(gain_classic),
+        ""
+    );
+
+    let mut excluded = Vec::new();
+    for _ in 0..SAMPLES {
+        let none = publish_cost::<SoaBus<u64>>(0, u64::MAX, ops);
+        let other = publish_cost::<SoaBus<u64>>(1, 0b10, ops);
+        excluded.push(other / none);
+    }
+    println!(
+        "{:<44} {:>12.2} {:>12} {:>8}  (floor <= 1.10)",
+        "interest-excluded sub / no sub (soa)",
+        median(excluded),
+        "",
+        ""
+    );
+}
