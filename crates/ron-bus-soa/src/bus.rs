@@ -8,7 +8,7 @@ use ron_bus::{ALL_TOPICS, BusBackend, BusError, BusStats, normalize_capacity};
 
 use crate::receiver::SoaReceiver;
 use crate::ring::Ring;
-use crate::sync::{Arc, AtomicUsize, RwLock};
+use crate::sync::{Arc, AtomicU64, RwLock};
 
 /// A bus on lock-free structure-of-arrays rings; cloning gives another
 /// publisher handle, and the bus closes when the last handle drops.
@@ -19,6 +19,10 @@ use crate::sync::{Arc, AtomicUsize, RwLock};
 /// its interest, and traffic outside it never wakes or charges it.
 pub struct SoaBus<T> {
     shared: Arc<Shared<T>>,
+    /// `shared.all` and `shared.stats`, also held here so the common
+    /// publish reaches each in one pointer hop from the handle.
+    all: Arc<Ring<T>>,
+    stats: std::sync::Arc<BusStats>,
     /// Counts publisher handles: the last one to drop closes the rings.
     _publisher: Arc<PublisherToken<T>>,
 }
@@ -31,10 +35,13 @@ pub(crate) struct Shared<T> {
     /// Rings of narrower masks, pruned of rings without receivers whenever
     /// a subscriber is added.
     narrow: RwLock<Vec<(u64, Arc<Ring<T>>)>>,
-    /// `narrow.len()`, read by every publish without the lock. Relaxed: a
-    /// subscribe ordered before a publish by the caller is seen by it; a
-    /// concurrent one may go either way.
-    narrow_len: AtomicUsize,
+    /// The union of the narrow rings' masks, read by every publish without
+    /// the lock: a topic outside it skips the lock and the narrow rings.
+    /// Relaxed: a subscribe ordered before a publish by the caller is seen
+    /// by it; a concurrent one may go either way. It may still include the
+    /// mask of a ring whose receivers are gone (pruned at the next
+    /// subscribe), which only costs that publish the slow path.
+    narrow_topics: AtomicU64,
 }
 
 /// Closes every ring when the last publisher handle drops.
@@ -55,6 +62,8 @@ impl<T> Clone for SoaBus<T> {
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
+            all: Arc::clone(&self.all),
+            stats: std::sync::Arc::clone(&self.stats),
             _publisher: Arc::clone(&self._publisher),
         }
     }
@@ -64,7 +73,7 @@ impl<T> fmt::Debug for SoaBus<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SoaBus")
             .field("capacity", &self.shared.capacity)
-            .field("narrow_masks", &self.shared.narrow_len.load(Relaxed))
+            .field("narrow_topics", &self.shared.narrow_topics.load(Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -95,9 +104,11 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     fn publish_with(&self, topic: u64, msg: T) -> usize {
         let reached = if topic == 0 {
             0
-        } else if self.shared.narrow_len.load(Relaxed) == 0 {
-            let reached = push_if_heard(&self.shared.all, msg);
-            self.shared.all.wake_parked();
+        } else if self.shared.narrow_topics.load(Relaxed) & topic == 0 {
+            let reached = push_if_heard(&self.all, msg);
+            if reached > 0 {
+                self.all.wake_parked();
+            }
             reached
         } else {
             let narrow = crate::sync::read(&self.shared.narrow);
@@ -105,10 +116,14 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
             self.wake(&narrow, topic);
             reached
         };
-        self.shared.stats.record_publish(reached);
+        self.stats.record_publish(reached);
         reached
     }
 }
+
+/// Messages `publish_many` writes per claim (on the stack, so a batch
+/// allocates nothing).
+const CHUNK: usize = 64;
 
 /// Pushes to `ring` if anyone reads it (a message nobody can see is not
 /// written: a subscriber arriving later starts after it anyway).
@@ -130,10 +145,12 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
             stats: std::sync::Arc::new(BusStats::new()),
             all: Arc::new(Ring::new(capacity)),
             narrow: RwLock::new(Vec::new()),
-            narrow_len: AtomicUsize::new(0),
+            narrow_topics: AtomicU64::new(0),
         });
         Ok(Self {
             _publisher: Arc::new(PublisherToken(Arc::clone(&shared))),
+            all: Arc::clone(&shared.all),
+            stats: std::sync::Arc::clone(&shared.stats),
             shared,
         })
     }
@@ -147,13 +164,43 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
     }
 
     fn publish_many<I: IntoIterator<Item = T>>(&self, batch: I) -> usize {
-        let (mut total, mut len, mut nobody) = (0, 0, 0);
         let narrow = crate::sync::read(&self.shared.narrow);
-        for msg in batch {
-            let reached = self.route(&narrow, ALL_TOPICS, msg);
-            total += reached;
-            len += 1;
-            nobody += usize::from(reached == 0);
+        // Writes one chunk to every ring with receivers (each ring claims
+        // the chunk's sequence numbers at once); returns how many receivers
+        // each message of the chunk reached.
+        let flush = |chunk: &mut [Option<T>]| -> usize {
+            let mut reached = 0;
+            for (_, ring) in narrow.iter().filter(|(mask, _)| *mask != 0) {
+                let receivers = ring.receivers();
+                if receivers > 0 {
+                    let mut copy: [Option<T>; CHUNK] =
+                        std::array::from_fn(|k| chunk.get(k).cloned().flatten());
+                    ring.push_all(&mut copy[..chunk.len()]);
+                    reached += receivers;
+                }
+            }
+            let receivers = self.shared.all.receivers();
+            if receivers > 0 {
+                self.shared.all.push_all(chunk);
+                reached += receivers;
+            }
+            reached
+        };
+        let mut chunk: [Option<T>; CHUNK] = std::array::from_fn(|_| None);
+        let (mut total, mut len, mut nobody, mut filled) = (0, 0, 0, 0);
+        let mut batch = batch.into_iter().peekable();
+        while batch.peek().is_some() {
+            for (slot, msg) in chunk.iter_mut().zip(batch.by_ref()) {
+                *slot = Some(msg);
+                filled += 1;
+            }
+            let reached = flush(&mut chunk[..filled]);
+            // Anything not written (no receivers) is dropped here.
+            chunk[..filled].iter_mut().for_each(|m| *m = None);
+            total += reached * filled;
+            nobody += if reached == 0 { filled } else { 0 };
+            len += filled;
+            filled = 0;
         }
         // One wake sweep per batch.
         self.wake(&narrow, ALL_TOPICS);
@@ -188,7 +235,8 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
         // Registered before the lock is released, so a concurrent subscribe
         // cannot prune the ring in between.
         let receiver = SoaReceiver::new(ring, std::sync::Arc::clone(&self.shared.stats), mask);
-        self.shared.narrow_len.store(narrow.len(), Relaxed);
+        let topics = narrow.iter().fold(0, |all, (mask, _)| all | mask);
+        self.shared.narrow_topics.store(topics, Relaxed);
         receiver
     }
 

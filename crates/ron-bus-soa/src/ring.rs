@@ -139,6 +139,26 @@ impl<T> Ring<T> {
         // AcqRel: a reader computing how far it was lapped loads `tail` with
         // Acquire and must see a claim at least as new as the stamp it saw.
         let seq = self.tail.0.fetch_add(1, AcqRel);
+        self.write(seq, msg);
+    }
+
+    /// Writes every `Some` in `msgs`, in order, as the next messages,
+    /// claiming their sequence numbers with one `fetch_add`; wakes nobody.
+    pub(crate) fn push_all(&self, msgs: &mut [Option<T>]) {
+        let count = msgs.iter().filter(|m| m.is_some()).count() as u64;
+        if count == 0 {
+            return;
+        }
+        // AcqRel: as in `push`. Exactly `count` messages are written below,
+        // one per claimed sequence number, so no claim is left unwritten.
+        let first = self.tail.0.fetch_add(count, AcqRel);
+        for (seq, msg) in (first..).zip(msgs.iter_mut().filter_map(Option::take)) {
+            self.write(seq, msg);
+        }
+    }
+
+    /// Writes `msg` as sequence `seq` (claimed by the caller).
+    fn write(&self, seq: u64, msg: T) {
         let index = (seq & self.mask) as usize;
         let (stamp, lock, payload) = (
             &self.stamps[index],
@@ -158,21 +178,22 @@ impl<T> Ring<T> {
             lock.store(0, Release);
             return;
         }
-        payload.with_mut(|slot| {
+        let replaced = payload.with_mut(|slot| {
             // SAFETY: we hold the slot's writer lock (I1), so nobody else
             // reads or writes `slot`; it is initialised iff `old != 0` (I1),
-            // so the old message is dropped exactly once before the write.
+            // so the old message is moved out exactly once (and dropped
+            // below, outside the lock) before the new one is written.
             unsafe {
-                if old != 0 {
-                    (*slot).assume_init_drop();
-                }
+                let replaced = (old != 0).then(|| (*slot).assume_init_read());
                 (*slot).write(msg);
+                replaced
             }
         });
         // Release: a reader that sees this stamp (Acquire) sees the payload.
         stamp.store(seq + 1, Release);
         // Release: pairs with the readers' Acquire CAS on the lock.
         lock.store(0, Release);
+        drop(replaced);
     }
 
     /// Parks a subscriber until the next wake sweep: registers `waker`,
