@@ -1,0 +1,336 @@
+//! The comparables harness: ron-bus's SoA and classic backends against the
+//! other Rust broadcast channels, measured side by side in one run.
+//!
+//! * fan-out: one publisher thread, N subscriber OS threads in a blocking
+//!   receive, capacity 1024, deliveries per second (lossy channels count
+//!   only deliveries; `bus` is backpressured, so it delivers everything);
+//! * latency: one subscriber, the publisher stamps each message with the
+//!   time it sent it and paces sends 20 µs apart; p50 and p99 of the
+//!   receive time minus the stamp.
+//!
+//! Every round runs every library once, in rotating order; the table gives
+//! medians over the rounds.
+//!
+//! ```text
+//! cargo bench -p ron-bus-soa --bench comparables            # 5 rounds
+//! cargo bench -p ron-bus-soa --bench comparables -- --rounds 9
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ron_bus::{BusBackend, BusReceiver, RecvError};
+use ron_bus_classic::ClassicBus;
+use ron_bus_soa::SoaBus;
+
+const CAPACITY: usize = 1024;
+const SUBSCRIBERS: [usize; 3] = [4, 8, 16];
+
+/// Nanoseconds since the first call: the stamp carried by latency messages.
+fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// A library under test: spawn `subs` blocking subscribers that each count
+/// (or time) what they receive, then publish `messages`, then close.
+trait Contender {
+    const NAME: &'static str;
+    /// Runs one fan-out; returns deliveries per second.
+    fn fanout(subs: usize, messages: u64) -> f64;
+    /// Runs one latency probe; returns the latencies in ns.
+    fn latency(messages: u64) -> Vec<u64>;
+}
+
+/// Publishes `messages` stamped with their send time, `gap` apart.
+fn paced(messages: u64, gap: Duration, mut send: impl FnMut(u64)) {
+    for _ in 0..messages {
+        let due = Instant::now() + gap;
+        send(now_ns());
+        while Instant::now() < due {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn run_fanout<R: Send + 'static>(
+    receivers: Vec<R>,
+    recv_all: fn(R) -> u64,
+    publish_all: impl FnOnce(),
+) -> f64 {
+    let threads: Vec<_> = receivers
+        .into_iter()
+        .map(|rx| std::thread::spawn(move || recv_all(rx)))
+        .collect();
+    let start = Instant::now();
+    publish_all();
+    let delivered: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    delivered as f64 / start.elapsed().as_secs_f64()
+}
+
+struct Backend<B>(std::marker::PhantomData<B>);
+
+fn backend_recv_all<R: BusReceiver<u64>>(mut rx: R) -> u64 {
+    let mut got = 0;
+    loop {
+        match rx.blocking_recv() {
+            Ok(_) => got += 1,
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return got,
+        }
+    }
+}
+
+fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
+    let mut out = Vec::new();
+    loop {
+        match rx.blocking_recv() {
+            Ok(sent) => out.push(now_ns().saturating_sub(sent)),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return out,
+        }
+    }
+}
+
+impl Contender for Backend<SoaBus<u64>> {
+    const NAME: &'static str = "ron-bus soa";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        backend_fanout::<SoaBus<u64>>(subs, messages)
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        backend_latency::<SoaBus<u64>>(messages)
+    }
+}
+
+impl Contender for Backend<ClassicBus<u64>> {
+    const NAME: &'static str = "ron-bus classic";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        backend_fanout::<ClassicBus<u64>>(subs, messages)
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        backend_latency::<ClassicBus<u64>>(messages)
+    }
+}
+
+fn backend_fanout<B: BusBackend<u64>>(subs: usize, messages: u64) -> f64 {
+    let bus = B::with_capacity(CAPACITY).unwrap();
+    let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
+    run_fanout(receivers, backend_recv_all::<B::Receiver>, move || {
+        for i in 0..messages {
+            bus.publish(i);
+        }
+    })
+}
+
+fn backend_latency<B: BusBackend<u64>>(messages: u64) -> Vec<u64> {
+    let bus = B::with_capacity(CAPACITY).unwrap();
+    let rx = bus.subscribe();
+    let probe = std::thread::spawn(move || backend_latencies(rx));
+    paced(messages, Duration::from_micros(20), |stamp| {
+        bus.publish(stamp);
+    });
+    drop(bus);
+    probe.join().unwrap()
+}
+
+struct Tokio;
+
+impl Contender for Tokio {
+    const NAME: &'static str = "tokio broadcast";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
+        let receivers: Vec<_> = (0..subs).map(|_| tx.subscribe()).collect();
+        run_fanout(
+            receivers,
+            |mut rx| {
+                let mut got = 0;
+                loop {
+                    match rx.blocking_recv() {
+                        Ok(_) => got += 1,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return got,
+                    }
+                }
+            },
+            move || {
+                for i in 0..messages {
+                    let _ = tx.send(i);
+                }
+            },
+        )
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        let (tx, mut rx) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
+        let probe = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            loop {
+                match rx.blocking_recv() {
+                    Ok(sent) => out.push(now_ns().saturating_sub(sent)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return out,
+                }
+            }
+        });
+        paced(messages, Duration::from_micros(20), |stamp| {
+            let _ = tx.send(stamp);
+        });
+        drop(tx);
+        probe.join().unwrap()
+    }
+}
+
+struct AsyncBroadcast;
+
+impl Contender for AsyncBroadcast {
+    const NAME: &'static str = "async-broadcast (overflow)";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        let (mut tx, rx) = async_broadcast::broadcast::<u64>(CAPACITY);
+        tx.set_overflow(true);
+        let receivers: Vec<_> = (0..subs).map(|_| rx.clone()).collect();
+        drop(rx);
+        run_fanout(
+            receivers,
+            |mut rx| {
+                let mut got = 0;
+                loop {
+                    match rx.recv_blocking() {
+                        Ok(_) => got += 1,
+                        Err(async_broadcast::RecvError::Overflowed(_)) => {}
+                        Err(async_broadcast::RecvError::Closed) => return got,
+                    }
+                }
+            },
+            move || {
+                for i in 0..messages {
+                    let _ = tx.try_broadcast(i);
+                }
+            },
+        )
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        let (mut tx, mut rx) = async_broadcast::broadcast::<u64>(CAPACITY);
+        tx.set_overflow(true);
+        let probe = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            loop {
+                match rx.recv_blocking() {
+                    Ok(sent) => out.push(now_ns().saturating_sub(sent)),
+                    Err(async_broadcast::RecvError::Overflowed(_)) => {}
+                    Err(async_broadcast::RecvError::Closed) => return out,
+                }
+            }
+        });
+        paced(messages, Duration::from_micros(20), |stamp| {
+            let _ = tx.try_broadcast(stamp);
+        });
+        drop(tx);
+        probe.join().unwrap()
+    }
+}
+
+struct JonhooBus;
+
+impl Contender for JonhooBus {
+    const NAME: &'static str = "bus (backpressured)";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        let mut tx = bus::Bus::<u64>::new(CAPACITY);
+        let receivers: Vec<_> = (0..subs).map(|_| tx.add_rx()).collect();
+        run_fanout(
+            receivers,
+            |mut rx| rx.iter().count() as u64,
+            move || {
+                for i in 0..messages {
+                    tx.broadcast(i);
+                }
+            },
+        )
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        let mut tx = bus::Bus::<u64>::new(CAPACITY);
+        let mut rx = tx.add_rx();
+        let probe = std::thread::spawn(move || {
+            rx.iter()
+                .map(|sent| now_ns().saturating_sub(sent))
+                .collect::<Vec<_>>()
+        });
+        paced(messages, Duration::from_micros(20), |stamp| {
+            tx.broadcast(stamp)
+        });
+        drop(tx);
+        probe.join().unwrap()
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+type Runner = (&'static str, fn(usize, u64) -> f64, fn(u64) -> Vec<u64>);
+
+fn contender<C: Contender>() -> Runner {
+    (C::NAME, C::fanout, C::latency)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if full { 5 } else { 1 });
+    let (messages, probes) = if full {
+        (200_000, 20_000)
+    } else {
+        (5_000, 500)
+    };
+    let runners = [
+        contender::<Backend<SoaBus<u64>>>(),
+        contender::<Backend<ClassicBus<u64>>>(),
+        contender::<Tokio>(),
+        contender::<AsyncBroadcast>(),
+        contender::<JonhooBus>(),
+    ];
+    // fanout[runner][subs index] = samples (M deliveries/s)
+    let mut fanout = vec![vec![Vec::new(); SUBSCRIBERS.len()]; runners.len()];
+    let mut latency: Vec<Vec<u64>> = vec![Vec::new(); runners.len()];
+    for round in 0..rounds {
+        for offset in 0..runners.len() {
+            let r = (round + offset) % runners.len();
+            for (s, subs) in SUBSCRIBERS.iter().enumerate() {
+                fanout[r][s].push((runners[r].1)(*subs, messages) / 1e6);
+            }
+            latency[r].extend((runners[r].2)(probes));
+        }
+    }
+    println!(
+        "rounds: {rounds}, {messages} messages per fan-out, {probes} latency probes per round, capacity {CAPACITY}"
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "library", "4 subs", "8 subs", "16 subs", "p50 ns", "p99 ns"
+    );
+    for (r, runner) in runners.iter().enumerate() {
+        let mut lat = std::mem::take(&mut latency[r]);
+        lat.sort_unstable();
+        let cells: Vec<String> = fanout[r]
+            .iter()
+            .map(|s| format!("{:>8.2} M", median(s.clone())))
+            .collect();
+        println!(
+            "{:<28} {} {:>10} {:>10}",
+            runner.0,
+            cells.join(" "),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99)
+        );
+    }
+}
