@@ -3,7 +3,8 @@
 //!
 //! * fan-out: one publisher thread, N subscriber OS threads in a blocking
 //!   receive, capacity 1024, deliveries per second (lossy channels count
-//!   only deliveries; `bus` is backpressured, so it delivers everything);
+//!   only deliveries; `bus` and `disruptor` are backpressured, so they
+//!   deliver everything; disruptor's consumers busy-spin);
 //! * latency: one subscriber, the publisher stamps each message with the
 //!   time it sent it and paces sends 20 µs apart; p50 and p99 of the
 //!   receive time minus the stamp.
@@ -263,6 +264,62 @@ impl Contender for JonhooBus {
     }
 }
 
+struct Disruptor;
+
+/// The disruptor's ring slot.
+struct Slot {
+    value: u64,
+}
+
+impl Contender for Disruptor {
+    const NAME: &'static str = "disruptor (backpressured)";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let delivered = std::sync::Arc::new(AtomicU64::new(0));
+        let mut builder = disruptor::build_single_producer(
+            CAPACITY,
+            || Slot { value: 0 },
+            disruptor::BusySpinWithSpinLoopHint,
+        )
+        .with_multi_consumer();
+        for _ in 0..subs {
+            let delivered = std::sync::Arc::clone(&delivered);
+            builder = builder.handle_events_with(move |slot: &Slot, _seq, _end| {
+                std::hint::black_box(slot.value);
+                delivered.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        let mut producer = builder.build();
+        let start = Instant::now();
+        for i in 0..messages {
+            disruptor::Producer::publish(&mut producer, |slot| slot.value = i);
+        }
+        // Dropping the producer waits for every consumer to drain.
+        drop(producer);
+        delivered.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&seen);
+        let mut producer = disruptor::build_single_producer(
+            CAPACITY,
+            || Slot { value: 0 },
+            disruptor::BusySpinWithSpinLoopHint,
+        )
+        .handle_events_with(move |slot: &Slot, _seq, _end| {
+            sink.lock()
+                .unwrap()
+                .push(now_ns().saturating_sub(slot.value))
+        })
+        .build();
+        paced(messages, Duration::from_micros(20), |stamp| {
+            disruptor::Producer::publish(&mut producer, |slot| slot.value = stamp);
+        });
+        drop(producer);
+        std::mem::take(&mut *seen.lock().unwrap())
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -298,6 +355,7 @@ fn main() {
         contender::<Tokio>(),
         contender::<AsyncBroadcast>(),
         contender::<JonhooBus>(),
+        contender::<Disruptor>(),
     ];
     // fanout[runner][subs index] = samples (M deliveries/s)
     let mut fanout = vec![vec![Vec::new(); SUBSCRIBERS.len()]; runners.len()];
