@@ -19,6 +19,7 @@ const STEPS: &[Step] = &[
     ("test", test),
     ("loom", loom),
     ("doc", doc),
+    ("api-check", api_check),
     ("deny", deny),
     ("promtool", promtool),
 ];
@@ -106,6 +107,11 @@ fn doc() -> Result<Outcome, String> {
             .args(["doc", "--workspace", "--no-deps", "--locked"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    Ok(Outcome::Passed)
+}
+
+fn api_check() -> Result<Outcome, String> {
+    crate::api_check::run(false)?;
     Ok(Outcome::Passed)
 }
 

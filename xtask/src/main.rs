@@ -1,8 +1,10 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! Model: rust-analyzer's xtask. Plain `std::process`, no dependencies, one
-//! module per command, every failure one line a person can act on.
+//! Model: rust-analyzer's xtask. Plain `std::process`, one module per
+//! command, every failure one line a person can act on. The only
+//! dependencies are for `api-check` (rustdoc JSON → public API → diff).
 
+mod api_check;
 mod ci;
 mod cmd;
 mod scrape_check;
@@ -16,7 +18,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              everything CI checks: fmt, clippy, tests, docs, cargo-deny, promtool
+  ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, cargo-deny, promtool
+  api-check       each library's public API against xtask/api/<crate>.txt
+  api-check --bless
+                  rewrite those snapshots (a deliberate, reviewed API change)
   scrape-check    run kernel_demo, scrape /metrics and check it with promtool
 ";
 
@@ -24,6 +29,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("api-check") => match args.get(1).map(String::as_str) {
+            None => api_check::run(false),
+            Some("--bless") => api_check::run(true),
+            Some(other) => Err(format!("api-check: unknown option {other:?}\n{USAGE}")),
+        },
         Some("scrape-check") => scrape_check::run(),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
