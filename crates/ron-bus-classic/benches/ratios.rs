@@ -36,6 +36,8 @@ const BATCH: u64 = 64;
 
 /// One line of the table.
 struct Row {
+    /// Key of the machine-readable line `cargo xtask perf-gate` reads.
+    key: String,
     case: String,
     base_ns: f64,
     ours_ns: f64,
@@ -102,6 +104,7 @@ fn publish_rows(rows: &mut Vec<Row>) {
         };
         let (base_ns, ours_ns, ratio) = interleaved(OPS, time_raw, time_classic);
         rows.push(Row {
+            key: format!("classic_vs_raw_publish_{subs}"),
             case: format!("publish, {subs} idle subs (classic/raw)"),
             base_ns,
             ours_ns,
@@ -135,6 +138,7 @@ fn batch_rows(rows: &mut Vec<Row>) {
         };
         let (base_ns, ours_ns, ratio) = interleaved(BATCHES * BATCH, time_loop, time_many);
         rows.push(Row {
+            key: format!("classic_publish_many_gain_{subs}"),
             case: format!("publish_many vs loop, {subs} subs (loop/many)"),
             base_ns,
             ours_ns,
@@ -172,6 +176,7 @@ fn fanout_rows(rows: &mut Vec<Row>) {
             || fanout_rounds(&classic, &classic_seen, capacity, rounds, &mut classic_next),
         );
         rows.push(Row {
+            key: format!("classic_vs_raw_fanout_{subs}"),
             case: format!("fan-out, {subs} subs (classic/raw time per delivery)"),
             base_ns,
             ours_ns,
@@ -183,8 +188,6 @@ fn fanout_rows(rows: &mut Vec<Row>) {
 }
 
 fn main() {
-    // `cargo test --benches` runs bench targets with `--bench` absent: keep
-    // that a smoke run.
     let mut rows = Vec::new();
     publish_rows(&mut rows);
     batch_rows(&mut rows);
@@ -209,5 +212,7 @@ fn main() {
             row.gate,
             if pass { "pass" } else { "FAIL" }
         );
+        // Machine-readable, for `cargo xtask perf-gate`.
+        println!("perf\tratio\t{}\t{:.4}", row.key, row.ratio);
     }
 }

@@ -337,17 +337,20 @@ fn contender<C: Contender>() -> Runner {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
+    // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
     let full = args.iter().any(|a| a == "--bench");
+    let quick = args.iter().any(|a| a == "--quick");
     let rounds = args
         .iter()
         .position(|a| a == "--rounds")
         .and_then(|i| args.get(i + 1))
         .and_then(|r| r.parse().ok())
-        .unwrap_or(if full { 5 } else { 1 });
-    let (messages, probes) = if full {
-        (200_000, 20_000)
-    } else {
-        (5_000, 500)
+        .unwrap_or(if full && !quick { 5 } else { 1 });
+    let (messages, probes) = match (full, quick) {
+        (true, false) => (200_000, 20_000),
+        (true, true) => (50_000, 2_000),
+        (false, _) => (5_000, 500),
     };
     let runners = [
         contender::<Backend<SoaBus<u64>>>(),
@@ -376,9 +379,11 @@ fn main() {
         "{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "library", "4 subs", "8 subs", "16 subs", "p50 ns", "p99 ns"
     );
+    let mut latencies = Vec::new();
     for (r, runner) in runners.iter().enumerate() {
         let mut lat = std::mem::take(&mut latency[r]);
         lat.sort_unstable();
+        latencies.push((runner.0, percentile(&lat, 0.5), percentile(&lat, 0.99)));
         let cells: Vec<String> = fanout[r]
             .iter()
             .map(|s| format!("{:>8.2} M", median(s.clone())))
@@ -390,5 +395,18 @@ fn main() {
             percentile(&lat, 0.5),
             percentile(&lat, 0.99)
         );
+    }
+    // Machine-readable lines for `cargo xtask perf-gate`.
+    for (r, runner) in runners.iter().enumerate() {
+        for (s, subs) in SUBSCRIBERS.iter().enumerate() {
+            println!(
+                "perf\tfanout\t{}\t{subs}\t{:.4}",
+                runner.0,
+                median(fanout[r][s].clone())
+            );
+        }
+    }
+    for (name, p50, p99) in &latencies {
+        println!("perf\tlatency\t{name}\t{p50}\t{p99}");
     }
 }

@@ -35,9 +35,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Deliveries per second of `messages` published to `subs` blocking
-/// subscriber threads.
-fn fanout<B: BusBackend<u64>>(subs: usize, messages: u64) -> f64 {
-    let bus = B::with_capacity(1024).unwrap();
+/// subscriber threads, ring capacity `capacity`.
+fn fanout<B: BusBackend<u64>>(subs: usize, capacity: usize, messages: u64) -> f64 {
+    let bus = B::with_capacity(capacity).unwrap();
     let delivered = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..subs)
         .map(|_| {
@@ -101,73 +101,110 @@ fn batch_cost<B: BusBackend<u64>>(batches: u64) -> (f64, f64) {
     )
 }
 
+/// Interleaved fan-out samples: (median soa M/s, median classic M/s,
+/// median soa/classic).
+fn fanout_ratio(subs: usize, capacity: usize, messages: u64) -> (f64, f64, f64) {
+    let (mut soa, mut classic, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for sample in 0..SAMPLES {
+        let (s, c) = if sample % 2 == 0 {
+            let s = fanout::<SoaBus<u64>>(subs, capacity, messages);
+            (s, fanout::<ClassicBus<u64>>(subs, capacity, messages))
+        } else {
+            let c = fanout::<ClassicBus<u64>>(subs, capacity, messages);
+            (fanout::<SoaBus<u64>>(subs, capacity, messages), c)
+        };
+        soa.push(s / 1e6);
+        classic.push(c / 1e6);
+        ratio.push(s / c);
+    }
+    (median(soa), median(classic), median(ratio))
+}
+
+/// A machine-readable line for `cargo xtask perf-gate`.
+fn perf(key: &str, value: f64) {
+    println!("perf\tratio\t{key}\t{value:.4}");
+}
+
 fn main() {
-    let quick = !std::env::args().any(|a| a == "--bench");
-    let scale = if quick { 20 } else { 1 };
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
+    // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let quick = args.iter().any(|a| a == "--quick");
+    let scale: u64 = match (full, quick) {
+        (true, false) => 1,
+        (true, true) => 5,
+        (false, _) => 20,
+    };
     println!(
         "{:<44} {:>12} {:>12} {:>8}",
         "case", "soa", "classic", "ratio"
     );
 
     for subs in [4usize, 8, 16] {
-        let messages = 400_000 / scale;
-        let (mut soa, mut classic, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-        for sample in 0..SAMPLES {
-            let (s, c) = if sample % 2 == 0 {
-                let s = fanout::<SoaBus<u64>>(subs, messages);
-                (s, fanout::<ClassicBus<u64>>(subs, messages))
-            } else {
-                let c = fanout::<ClassicBus<u64>>(subs, messages);
-                (fanout::<SoaBus<u64>>(subs, messages), c)
-            };
-            soa.push(s / 1e6);
-            classic.push(c / 1e6);
-            ratio.push(s / c);
-        }
+        let (soa, classic, ratio) = fanout_ratio(subs, 1024, 400_000 / scale);
         println!(
             "{:<44} {:>10.2} M {:>10.2} M {:>8.2}  (soa/classic, floor >= 2)",
             format!("fan-out deliveries/s, {subs} subs"),
-            median(soa),
-            median(classic),
-            median(ratio)
+            soa,
+            classic,
+            ratio
         );
+        perf(&format!("soa_vs_classic_fanout_{subs}"), ratio);
+    }
+    // The seed's B1 gates: +20% at 4 subscribers / capacity 64, +30% at 16 / 128.
+    for (subs, capacity) in [(4usize, 64usize), (16, 128)] {
+        let (soa, classic, ratio) = fanout_ratio(subs, capacity, 400_000 / scale);
+        println!(
+            "{:<44} {:>10.2} M {:>10.2} M {:>8.2}  (soa/classic, B1)",
+            format!("fan-out, {subs} subs, capacity {capacity}"),
+            soa,
+            classic,
+            ratio
+        );
+        perf(&format!("b1_fanout_{subs}_cap{capacity}"), ratio);
     }
 
-    let ops = 2_000_000 / scale as u64;
-    for (label, subs, mask, floor) in [
-        ("publish, 0 subs (ns)", 0, u64::MAX, 0.5),
-        ("publish, 1 lagging sub (ns)", 1, u64::MAX, 0.7),
+    let ops = 2_000_000 / scale;
+    for (key, label, subs, floor) in [
+        ("soa_vs_classic_publish_0", "publish, 0 subs (ns)", 0, 0.5),
+        (
+            "soa_vs_classic_publish_lagging",
+            "publish, 1 lagging sub (ns)",
+            1,
+            0.7,
+        ),
     ] {
         let (mut soa, mut classic, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..SAMPLES {
-            let s = publish_cost::<SoaBus<u64>>(subs, mask, ops);
-            let c = publish_cost::<ClassicBus<u64>>(subs, mask, ops);
+            let s = publish_cost::<SoaBus<u64>>(subs, u64::MAX, ops);
+            let c = publish_cost::<ClassicBus<u64>>(subs, u64::MAX, ops);
             soa.push(s);
             classic.push(c);
             ratio.push(s / c);
         }
+        let ratio = median(ratio);
         println!(
-            "{label:<44} {:>12.2} {:>12.2} {:>8.2}  (soa/classic, floor <= {floor})",
+            "{label:<44} {:>12.2} {:>12.2} {ratio:>8.2}  (soa/classic, floor <= {floor})",
             median(soa),
-            median(classic),
-            median(ratio)
+            median(classic)
         );
+        perf(key, ratio);
     }
 
     let (mut gain_soa, mut gain_classic) = (Vec::new(), Vec::new());
     for _ in 0..SAMPLES {
-        let (l, m) = batch_cost::<SoaBus<u64>>(20_000 / scale as u64);
+        let (l, m) = batch_cost::<SoaBus<u64>>(20_000 / scale);
         gain_soa.push(l / m);
-        let (l, m) = batch_cost::<ClassicBus<u64>>(20_000 / scale as u64);
+        let (l, m) = batch_cost::<ClassicBus<u64>>(20_000 / scale);
         gain_classic.push(l / m);
     }
+    let (gain_soa, gain_classic) = (median(gain_soa), median(gain_classic));
     println!(
-        "{:<44} {:>12.2} {:>12.2} {:>8}  (loop/many, floor >= 1.5)",
-        "publish_many gain per message",
-        median(gain_soa),
-        median(gain_classic),
-        ""
+        "{:<44} {gain_soa:>12.2} {gain_classic:>12.2} {:>8}  (loop/many, floor >= 1.5)",
+        "publish_many gain per message", ""
     );
+    perf("soa_publish_many_gain", gain_soa);
 
     let mut excluded = Vec::new();
     for _ in 0..SAMPLES {
@@ -175,11 +212,10 @@ fn main() {
         let other = publish_cost::<SoaBus<u64>>(1, 0b10, ops);
         excluded.push(other / none);
     }
+    let excluded = median(excluded);
     println!(
-        "{:<44} {:>12.2} {:>12} {:>8}  (floor <= 1.10)",
-        "interest-excluded sub / no sub (soa)",
-        median(excluded),
-        "",
-        ""
+        "{:<44} {excluded:>12.2} {:>12} {:>8}  (floor <= 1.10)",
+        "interest-excluded sub / no sub (soa)", "", ""
     );
+    perf("soa_interest_excluded", excluded);
 }
