@@ -22,6 +22,7 @@ const STEPS: &[Step] = &[
     ("api-check", api_check),
     ("deny", deny),
     ("promtool", promtool),
+    ("perf-gate --quick", perf_smoke),
 ];
 
 pub fn run() -> Result<(), String> {
@@ -135,6 +136,13 @@ fn promtool() -> Result<Outcome, String> {
         return optional_tool_missing("promtool is not installed (apt-get install prometheus)");
     }
     scrape_check::run()?;
+    Ok(Outcome::Passed)
+}
+
+/// The perf harness in quick mode: proves it runs; never gates on timings
+/// (shared machines are too noisy for that).
+fn perf_smoke() -> Result<Outcome, String> {
+    crate::perf_gate::run(true)?;
     Ok(Outcome::Passed)
 }
 

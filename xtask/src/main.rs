@@ -7,6 +7,7 @@
 mod api_check;
 mod ci;
 mod cmd;
+mod perf_gate;
 mod scrape_check;
 #[cfg(test)]
 mod tidy;
@@ -22,6 +23,9 @@ commands:
   api-check       each library's public API against xtask/api/<crate>.txt
   api-check --bless
                   rewrite those snapshots (a deliberate, reviewed API change)
+  perf-gate       run the bus benchmarks and check their ratios against the gates
+  perf-gate --quick
+                  smaller samples; proves the harness works, never fails on a ratio
   scrape-check    run kernel_demo, scrape /metrics and check it with promtool
 ";
 
@@ -35,6 +39,11 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("api-check: unknown option {other:?}\n{USAGE}")),
         },
         Some("scrape-check") => scrape_check::run(),
+        Some("perf-gate") => match args.get(1).map(String::as_str) {
+            None => perf_gate::run(false),
+            Some("--quick") => perf_gate::run(true),
+            Some(other) => Err(format!("perf-gate: unknown option {other:?}\n{USAGE}")),
+        },
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
