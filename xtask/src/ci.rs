@@ -42,9 +42,9 @@ pub fn run() -> Result<(), String> {
     }
     eprintln!("\nci summary:");
     for (name, verdict, took) in &report {
-        eprintln!("  {name:<10} {:>8}  {verdict}", secs(*took));
+        eprintln!("  {name:<18} {:>8}  {verdict}", secs(*took));
     }
-    eprintln!("  {:<10} {:>8}", "total", secs(started.elapsed()));
+    eprintln!("  {:<18} {:>8}", "total", secs(started.elapsed()));
     Ok(())
 }
 
