@@ -24,6 +24,24 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+/// Tries `attempts` receives while a publisher runs: whatever arrives is
+/// delivered or counted lost; the bus must not close meanwhile.
+fn receive_while_publishing<T: Clone + Send + Sync + 'static>(
+    rx: &mut impl BusReceiver<T>,
+    attempts: usize,
+    delivered: &mut Vec<T>,
+    lost: &mut u64,
+) {
+    for _ in 0..attempts {
+        match rx.try_recv() {
+            Ok(msg) => delivered.push(msg),
+            Err(TryRecvError::Lagged(n)) => *lost += n,
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Closed) => panic!("closed while a handle lives"),
+        }
+    }
+}
+
 /// Drains `rx` (publishers done): every message delivered, or counted lost.
 fn drain<T: Clone + Send + Sync + 'static>(
     rx: &mut impl BusReceiver<T>,
@@ -53,14 +71,7 @@ fn one_publisher_one_subscriber_across_the_wrap() {
             })
         };
         let (mut delivered, mut lost) = (Vec::new(), 0);
-        for _ in 0..2 {
-            match rx.try_recv() {
-                Ok(msg) => delivered.push(msg),
-                Err(TryRecvError::Lagged(n)) => lost += n,
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Closed) => panic!("closed while a handle lives"),
-            }
-        }
+        receive_while_publishing(&mut rx, 2, &mut delivered, &mut lost);
         publisher.join().unwrap();
         drain(&mut rx, &mut delivered, &mut lost);
         assert_eq!(
@@ -131,14 +142,7 @@ fn a_reader_lapped_while_reading_reports_lag_never_a_torn_payload() {
             })
         };
         let (mut delivered, mut lost) = (Vec::new(), 0);
-        for _ in 0..2 {
-            match rx.try_recv() {
-                Ok(msg) => delivered.push(msg),
-                Err(TryRecvError::Lagged(n)) => lost += n,
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Closed) => panic!("closed while a handle lives"),
-            }
-        }
+        receive_while_publishing(&mut rx, 2, &mut delivered, &mut lost);
         publisher.join().unwrap();
         drain(&mut rx, &mut delivered, &mut lost);
         for Pair(a, b) in &delivered {

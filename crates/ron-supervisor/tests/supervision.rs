@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ron_supervisor::{
-    Backoff, CancellationToken, ChildSpec, HealthMode, Restart, Rng, StopCause, StopKind, Strategy,
-    Supervisor, SupervisorError, SupervisorEvent,
+    Backoff, CancellationToken, ChildSpec, HealthMode, Restart, Rng, ShutdownReport, StopCause,
+    StopKind, Strategy, Supervisor, SupervisorError, SupervisorEvent,
 };
 use tokio::time::Instant;
 
@@ -81,6 +81,15 @@ fn failing_on(name: &'static str, starts: &Starts, fail_on: &'static [u32]) -> C
     })
 }
 
+/// Runs `supervisor` for `virtual_time`, then shuts it down.
+async fn run_for(supervisor: Supervisor, virtual_time: Duration) -> ShutdownReport {
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(supervisor.run(stop.clone()));
+    tokio::time::sleep(virtual_time).await;
+    stop.cancel();
+    running.await.unwrap().unwrap()
+}
+
 async fn settle() {
     // Lets spawned children and the supervisor run without moving the clock
     // far: one virtual millisecond.
@@ -96,12 +105,8 @@ async fn restart_delays_follow_the_jittered_doubling_and_stop_at_the_cap() {
         .reporter(events.reporter())
         .child(always_failing("crashy", &starts))
         .build();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(supervisor.run(stop.clone()));
     // 100 ms * 2^9 = 51.2 s: past the cap from the ninth restart on.
-    tokio::time::sleep(Duration::from_secs(400)).await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    run_for(supervisor, Duration::from_secs(400)).await;
 
     let delays: Vec<Duration> = events
         .crash_delays()
@@ -154,11 +159,7 @@ async fn the_same_seed_gives_the_same_delays() {
             .reporter(events.reporter())
             .child(always_failing("crashy", &starts))
             .build();
-        let stop = CancellationToken::new();
-        let running = tokio::spawn(supervisor.run(stop.clone()));
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        stop.cancel();
-        running.await.unwrap().unwrap();
+        run_for(supervisor, Duration::from_secs(60)).await;
         events.crash_delays()
     }
     assert_eq!(delays(11).await, delays(11).await);
@@ -189,11 +190,7 @@ async fn backoff_starts_over_after_a_healthy_run() {
         .reporter(events.reporter())
         .child(child)
         .build();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(supervisor.run(stop.clone()));
-    tokio::time::sleep(Duration::from_secs(17)).await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    run_for(supervisor, Duration::from_secs(17)).await;
 
     let delays: Vec<Duration> = events
         .crash_delays()
@@ -306,11 +303,7 @@ async fn temporary_is_never_restarted() {
         .reporter(events.reporter())
         .child(always_failing("once", &starts).restart(Restart::Temporary))
         .build();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(supervisor.run(stop.clone()));
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    run_for(supervisor, Duration::from_secs(60)).await;
     assert_eq!(starts.names(), ["once"]);
     assert_eq!(events.crash_delays(), [None]);
 }
@@ -327,11 +320,7 @@ async fn strategy_run(strategy: Strategy) -> (Vec<&'static str>, Vec<String>) {
         .child(failing_on("b", &starts, &[0]))
         .child(failing_on("c", &starts, &[]))
         .build();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(supervisor.run(stop.clone()));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.cancel();
-    let report = running.await.unwrap().unwrap();
+    let report = run_for(supervisor, Duration::from_secs(1)).await;
     let stopped_order: Vec<&str> = report.clean.iter().map(|s| &**s).collect();
     assert_eq!(
         stopped_order,
@@ -437,11 +426,7 @@ async fn restarts_spread_wider_than_the_window_do_not_trip_the_intensity() {
         .reporter(events.reporter())
         .child(always_failing("slow-crashy", &starts))
         .build();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(supervisor.run(stop.clone()));
-    tokio::time::sleep(Duration::from_secs(60)).await;
-    stop.cancel();
-    running.await.unwrap().unwrap();
+    run_for(supervisor, Duration::from_secs(60)).await;
     assert!(
         starts.names().len() >= 15,
         "{} starts",
