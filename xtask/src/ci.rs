@@ -136,6 +136,7 @@ fn promtool() -> Result<Outcome, String> {
         return optional_tool_missing("promtool is not installed (apt-get install prometheus)");
     }
     scrape_check::run()?;
+    crate::rules_check::run()?;
     Ok(Outcome::Passed)
 }
 

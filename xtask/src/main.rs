@@ -8,6 +8,7 @@ mod api_check;
 mod ci;
 mod cmd;
 mod perf_gate;
+mod rules_check;
 mod scrape_check;
 #[cfg(test)]
 mod tidy;

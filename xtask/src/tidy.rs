@@ -120,3 +120,95 @@ fn every_crate_directory_is_a_member() {
         );
     }
 }
+
+#[test]
+fn every_series_the_dashboard_and_alerts_use_is_documented() {
+    use crate::rules_check::{ALERTS, DASHBOARD, dashboard_exprs};
+    let root = project_root();
+    let doc = fs::read_to_string(root.join("docs/METRICS.md")).unwrap();
+    let dashboard = fs::read_to_string(root.join(DASHBOARD)).unwrap();
+    let alerts = fs::read_to_string(root.join(ALERTS)).unwrap();
+    let mut exprs = dashboard_exprs(&dashboard);
+    exprs.extend(
+        alerts
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("expr:"))
+            .map(str::to_owned),
+    );
+    assert!(exprs.len() >= 10, "found only {} queries", exprs.len());
+    let mut used: Vec<String> = exprs.iter().flat_map(|e| series_in(e)).collect();
+    used.sort();
+    used.dedup();
+    for required in [
+        "bus_published_total",
+        "service_restarts_total",
+        "request_latency_seconds",
+        "kernel_ready",
+    ] {
+        assert!(
+            used.iter().any(|u| u == required),
+            "{required} not used: {used:?}"
+        );
+    }
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|name| !doc.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "used by the dashboard or alerts but not in docs/METRICS.md: {missing:?}"
+    );
+}
+
+#[test]
+fn series_in_finds_names_not_labels_or_functions() {
+    let names = series_in(
+        r#"histogram_quantile(0.9, sum by (le, route) (rate(request_latency_seconds_bucket{job=~"bus_x"}[5m]))) / kernel_ready"#,
+    );
+    assert_eq!(names, ["kernel_ready", "request_latency_seconds"]);
+}
+
+/// The metric names a PromQL expression reads (names of the series the
+/// kernel exports: `bus_*`, `config_*`, `service_*`, `request_*`,
+/// `kernel_ready`, `amnesia_mode`, `process_*`), with histogram suffixes
+/// removed.
+fn series_in(expr: &str) -> Vec<String> {
+    const PREFIXES: [&str; 7] = [
+        "bus_",
+        "config_",
+        "service_",
+        "request_",
+        "kernel_ready",
+        "amnesia_mode",
+        "process_",
+    ];
+    let mut names = Vec::new();
+    let mut quoted = false;
+    let mut token = String::new();
+    for c in expr.chars().chain(std::iter::once(' ')) {
+        if c == '"' {
+            quoted = !quoted;
+            token.clear();
+            continue;
+        }
+        if !quoted && (c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            token.push(c);
+            continue;
+        }
+        if !token.is_empty() && PREFIXES.iter().any(|p| token.starts_with(p)) {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| {
+                    token
+                        .strip_suffix(s)
+                        .filter(|_| token.starts_with("request_"))
+                })
+                .unwrap_or(&token);
+            names.push(base.to_owned());
+        }
+        token.clear();
+    }
+    names.sort();
+    names.dedup();
+    names
+}
