@@ -21,7 +21,7 @@ const STEPS: &[Step] = &[
     ("doc", doc),
     ("api-check", api_check),
     ("deny", deny),
-    ("promtool", promtool),
+    ("prometheus", prometheus),
     ("perf-gate --quick", perf_smoke),
 ];
 
@@ -131,7 +131,7 @@ fn deny() -> Result<Outcome, String> {
     Ok(Outcome::Passed)
 }
 
-fn promtool() -> Result<Outcome, String> {
+fn prometheus() -> Result<Outcome, String> {
     if !succeeds("promtool", &["--version"]) {
         return optional_tool_missing("promtool is not installed (apt-get install prometheus)");
     }

@@ -20,14 +20,15 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, cargo-deny, promtool
+  ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, cargo-deny,
+                  prometheus (promtool on /metrics, a real scrape, rules), perf-gate --quick
   api-check       each library's public API against xtask/api/<crate>.txt
   api-check --bless
                   rewrite those snapshots (a deliberate, reviewed API change)
   perf-gate       run the bus benchmarks and check their ratios against the gates
   perf-gate --quick
                   smaller samples; proves the harness works, never fails on a ratio
-  scrape-check    run kernel_demo, scrape /metrics and check it with promtool
+  scrape-check    run kernel_demo; promtool on /metrics; a real Prometheus scrapes it
 ";
 
 fn main() -> ExitCode {

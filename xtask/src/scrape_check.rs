@@ -1,5 +1,9 @@
 //! `cargo xtask scrape-check`: the demo, scraped for real and checked by
-//! `promtool check metrics`, then stopped with SIGINT as an operator would.
+//! `promtool check metrics`, then scraped by a real Prometheus server (on
+//! 127.0.0.1, storage in a temp dir) until its query API shows `up == 1`
+//! and values for `bus_published_total` and `service_restarts_total`, then
+//! both stopped as an operator would (SIGINT to the demo, SIGTERM to
+//! Prometheus). Bounded in time; kills only the processes it started.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -74,7 +78,137 @@ pub fn run() -> Result<(), String> {
         body.lines().filter(|l| !l.starts_with('#')).count()
     );
 
+    prometheus_scrape(addr)?;
     demo.interrupt_and_wait()
+}
+
+/// How long Prometheus gets to scrape the demo and show every series.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A real Prometheus server scraping `target` every second, until its query
+/// API shows the demo up and the series an operator needs first.
+fn prometheus_scrape(target: SocketAddr) -> Result<(), String> {
+    let dir = crate::project_root()
+        .join("target")
+        .join("prometheus-scrape");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: ron-kernel\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    let listen = free_port()?;
+    let log = std::fs::File::create(dir.join("prometheus.log"))
+        .map_err(|e| format!("cannot create the log: {e}"))?;
+    let mut command = Command::new("prometheus");
+    command
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={listen}"))
+        .stdout(Stdio::null())
+        .stderr(log);
+    eprintln!("$ {}", show(&command));
+    let server = Server(
+        command
+            .spawn()
+            .map_err(|e| format!("cannot start prometheus: {e}"))?,
+    );
+
+    let deadline = Instant::now() + SCRAPE_TIMEOUT;
+    let mut last = String::new();
+    loop {
+        let checks = [
+            ("up", "1"),
+            ("bus_published_total", ""),
+            ("service_restarts_total", ""),
+        ];
+        let mut seen = Vec::new();
+        for (query, want) in checks {
+            match query_value(listen, query) {
+                Some(value) if want.is_empty() || value == want => {
+                    seen.push(format!("{query} = {value}"))
+                }
+                Some(value) => last = format!("{query} = {value}"),
+                None => last = format!("no value for {query} yet"),
+            }
+        }
+        if seen.len() == checks.len() {
+            eprintln!(
+                "prometheus (127.0.0.1:{}) sees: {}",
+                listen.port(),
+                seen.join(", ")
+            );
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "prometheus did not see the demo within {SCRAPE_TIMEOUT:?} ({last}); see {}",
+                dir.join("prometheus.log").display()
+            ));
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    server.terminate()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The first sample's value of an instant query, if any.
+fn query_value(server: SocketAddr, query: &str) -> Option<String> {
+    let (head, body) = get(server, &format!("/api/v1/query?query={query}")).ok()?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    // `"value":[<time>,"<value>"]` in the first result.
+    let value = body.split("\"value\":[").nth(1)?;
+    let value = value.split(",\"").nth(1)?;
+    Some(value.split('"').next()?.to_owned())
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> Result<SocketAddr, String> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// The Prometheus process; killed if dropped before it was stopped.
+struct Server(Child);
+
+impl Server {
+    fn terminate(mut self) -> Result<(), String> {
+        let pid = self.0.id().to_string();
+        cmd::run(Command::new("kill").args(["-TERM", &pid]))?;
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                eprintln!("prometheus stopped on SIGTERM");
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "prometheus still running {EXIT_TIMEOUT:?} after SIGTERM"
+        ))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// The demo process; killed if dropped before it exited on its own.
