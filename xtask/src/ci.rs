@@ -62,6 +62,7 @@ fn clippy() -> Result<Outcome, String> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--all-features",
         "--locked",
         "--",
         "-D",
@@ -71,7 +72,8 @@ fn clippy() -> Result<Outcome, String> {
 }
 
 fn test() -> Result<Outcome, String> {
-    cmd::run(cargo().args(["test", "--workspace", "--locked"]))?;
+    // All features: `ron-metrics/tls` is built and tested too.
+    cmd::run(cargo().args(["test", "--workspace", "--all-features", "--locked"]))?;
     Ok(Outcome::Passed)
 }
 
@@ -105,7 +107,13 @@ fn loom() -> Result<Outcome, String> {
 fn doc() -> Result<Outcome, String> {
     cmd::run(
         cargo()
-            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .args([
+                "doc",
+                "--workspace",
+                "--all-features",
+                "--no-deps",
+                "--locked",
+            ])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     Ok(Outcome::Passed)

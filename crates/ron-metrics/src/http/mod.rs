@@ -194,6 +194,52 @@ impl Metrics {
         health: Arc<HealthState>,
         options: ServeOptions,
     ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
+        self.start(addr, health, options, server::Transport::Plain)
+            .await
+    }
+
+    /// [`serve`](Self::serve) over TLS: the same routes, limits and graceful
+    /// shutdown; a client that does not complete a TLS handshake within the
+    /// header-read timeout (plain HTTP, garbage, a stall) is disconnected.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Bind`] if `addr` cannot be listened on.
+    #[cfg(feature = "tls")]
+    pub async fn serve_tls(
+        &self,
+        addr: SocketAddr,
+        health: Arc<HealthState>,
+        config: Arc<tokio_rustls::rustls::ServerConfig>,
+    ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
+        self.serve_tls_with(addr, health, config, ServeOptions::default())
+            .await
+    }
+
+    /// [`serve_tls`](Self::serve_tls) with explicit limits and timeouts.
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Bind`] if `addr` cannot be listened on.
+    #[cfg(feature = "tls")]
+    pub async fn serve_tls_with(
+        &self,
+        addr: SocketAddr,
+        health: Arc<HealthState>,
+        config: Arc<tokio_rustls::rustls::ServerConfig>,
+        options: ServeOptions,
+    ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
+        let transport = server::Transport::Tls(tokio_rustls::TlsAcceptor::from(config));
+        self.start(addr, health, options, transport).await
+    }
+
+    async fn start(
+        &self,
+        addr: SocketAddr,
+        health: Arc<HealthState>,
+        options: ServeOptions,
+        transport: server::Transport,
+    ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
         let bind_error = |source| MetricsError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
@@ -203,7 +249,7 @@ impl Metrics {
             health,
             options,
         });
-        let task = tokio::spawn(server::run(listener, context, cancel.clone()));
+        let task = tokio::spawn(server::run(listener, context, transport, cancel.clone()));
         tracing::info!(%local_addr, "metrics server listening");
         Ok((
             ServerHandle {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -20,7 +21,22 @@ use super::routes::{self, Context};
 /// of file descriptors, say), so the loop does not spin while it lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-pub(super) async fn run(listener: TcpListener, ctx: Arc<Context>, cancel: CancellationToken) {
+/// What accepted connections speak before HTTP.
+#[derive(Clone)]
+pub(super) enum Transport {
+    /// Plain HTTP/1.1.
+    Plain,
+    /// TLS first (the handshake must finish within the header-read timeout).
+    #[cfg(feature = "tls")]
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+pub(super) async fn run(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    transport: Transport,
+    cancel: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(ctx.options.max_connections));
     let graceful = GracefulShutdown::new();
     // Owns every connection task, so shutdown can abort the stragglers and
@@ -37,7 +53,7 @@ pub(super) async fn run(listener: TcpListener, ctx: Arc<Context>, cancel: Cancel
             }
             accepted = accept_within_limit(&listener, &slots) => match accepted {
                 Ok((stream, permit)) => {
-                    let connection = serve_connection(stream, Arc::clone(&ctx), &graceful);
+                    let connection = serve_accepted(stream, transport.clone(), Arc::clone(&ctx), graceful.watcher());
                     connections.spawn(async move {
                         connection.await;
                         drop(permit);
@@ -85,11 +101,39 @@ fn is_per_connection(e: &io::Error) -> bool {
     )
 }
 
-fn serve_connection(
+/// Runs the transport's handshake (if any) inside the connection's task,
+/// so a slow or hostile handshake never holds up the accept loop.
+async fn serve_accepted(
     stream: TcpStream,
+    transport: Transport,
     ctx: Arc<Context>,
-    graceful: &GracefulShutdown,
-) -> impl Future<Output = ()> + Send + 'static {
+    watcher: Watcher,
+) {
+    match transport {
+        Transport::Plain => serve_connection(stream, ctx, watcher).await,
+        #[cfg(feature = "tls")]
+        Transport::Tls(acceptor) => {
+            match tokio::time::timeout(ctx.options.header_read_timeout, acceptor.accept(stream))
+                .await
+            {
+                Ok(Ok(tls)) => serve_connection(tls, ctx, watcher).await,
+                // Not TLS (plain HTTP, garbage), a bad handshake or a stall:
+                // the connection is dropped, which the client sees as closed.
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_elapsed) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+fn serve_connection<I>(
+    io: I,
+    ctx: Arc<Context>,
+    watcher: Watcher,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -99,7 +143,7 @@ fn serve_connection(
         let ctx = Arc::clone(&ctx);
         async move { routes::handle(request, &ctx).await }
     });
-    let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+    let connection = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
     async move {
         // Timeouts, resets and parse errors end one connection, not the server.
         if let Err(e) = connection.await {
