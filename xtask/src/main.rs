@@ -28,6 +28,9 @@ commands:
   perf-gate       run the bus benchmarks and check their ratios against the gates
   perf-gate --quick
                   smaller samples; proves the harness works, never fails on a ratio
+  soak --minutes N
+                  the whole kernel under load for N minutes; fails on RSS, fd or task
+                  growth, or a bus accounting error
   scrape-check    run kernel_demo; promtool on /metrics; a real Prometheus scrapes it
 ";
 
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("api-check: unknown option {other:?}\n{USAGE}")),
         },
         Some("scrape-check") => scrape_check::run(),
+        Some("soak") => soak(&args[1..]),
         Some("perf-gate") => match args.get(1).map(String::as_str) {
             None => perf_gate::run(false),
             Some("--quick") => perf_gate::run(true),
@@ -60,6 +64,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask soak --minutes N`: the soak example, optimised.
+fn soak(args: &[String]) -> Result<(), String> {
+    let minutes = match args {
+        [flag, n] if flag == "--minutes" => n
+            .parse::<u64>()
+            .map_err(|_| format!("soak: {n:?} is not a number of minutes"))?,
+        [] => 10,
+        _ => return Err(format!("soak: expected `--minutes N`\n{USAGE}")),
+    };
+    cmd::run(
+        cmd::cargo()
+            .args([
+                "run",
+                "--release",
+                "--locked",
+                "-p",
+                "ron-kernel",
+                "--example",
+                "soak",
+                "--",
+                "--minutes",
+            ])
+            .arg(minutes.to_string()),
+    )
 }
 
 /// The workspace root (the parent of this crate's directory).
