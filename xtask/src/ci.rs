@@ -23,6 +23,7 @@ const STEPS: &[Step] = &[
     ("deny", deny),
     ("prometheus", prometheus),
     ("perf-gate --quick", perf_smoke),
+    ("fuzz (smoke)", fuzz_smoke),
 ];
 
 pub fn run() -> Result<(), String> {
@@ -152,6 +153,18 @@ fn prometheus() -> Result<Outcome, String> {
 /// (shared machines are too noisy for that).
 fn perf_smoke() -> Result<Outcome, String> {
     crate::perf_gate::run(true)?;
+    Ok(Outcome::Passed)
+}
+
+/// 15 seconds per fuzz target when the machine can fuzz (nightly and
+/// cargo-fuzz); skipped otherwise, in CI too: fuzzing is opt-in.
+fn fuzz_smoke() -> Result<Outcome, String> {
+    if !crate::fuzz::available() {
+        return Ok(Outcome::Skipped(
+            "needs the nightly toolchain and cargo-fuzz",
+        ));
+    }
+    crate::fuzz::run(15)?;
     Ok(Outcome::Passed)
 }
 

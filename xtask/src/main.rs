@@ -7,6 +7,7 @@
 mod api_check;
 mod ci;
 mod cmd;
+mod fuzz;
 mod perf_gate;
 mod rules_check;
 mod scrape_check;
@@ -28,6 +29,8 @@ commands:
   perf-gate       run the bus benchmarks and check their ratios against the gates
   perf-gate --quick
                   smaller samples; proves the harness works, never fails on a ratio
+  fuzz --seconds N
+                  every cargo-fuzz target in fuzz/ for N seconds (nightly + cargo-fuzz)
   soak --minutes N
                   the whole kernel under load for N minutes; fails on RSS, fd or task
                   growth, or a bus accounting error
@@ -45,6 +48,13 @@ fn main() -> ExitCode {
         },
         Some("scrape-check") => scrape_check::run(),
         Some("soak") => soak(&args[1..]),
+        Some("fuzz") => match &args[1..] {
+            [flag, n] if flag == "--seconds" => n
+                .parse()
+                .map_err(|_| format!("fuzz: {n:?} is not a number of seconds"))
+                .and_then(fuzz::run),
+            _ => Err(format!("fuzz: expected `--seconds N`\n{USAGE}")),
+        },
         Some("perf-gate") => match args.get(1).map(String::as_str) {
             None => perf_gate::run(false),
             Some("--quick") => perf_gate::run(true),

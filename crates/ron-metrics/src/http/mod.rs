@@ -233,6 +233,46 @@ impl Metrics {
         self.start(addr, health, options, transport).await
     }
 
+    /// Serves one connection that was accepted elsewhere (a Unix socket, a
+    /// custom listener, an in-memory pipe) with the same routes and limits,
+    /// until the client is done or a limit ends it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ron_metrics::{Metrics, ServeOptions};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let metrics = Metrics::new(false)?;
+    /// let (mut client, server_side) = tokio::io::duplex(64 * 1024);
+    /// let serving = tokio::spawn({
+    ///     let metrics = metrics.clone();
+    ///     async move { metrics.serve_connection(server_side, Arc::default(), ServeOptions::default()).await }
+    /// });
+    /// client.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+    /// let mut response = String::new();
+    /// client.read_to_string(&mut response).await?;
+    /// assert!(response.starts_with("HTTP/1.1 200"));
+    /// serving.await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve_connection<I>(&self, io: I, health: Arc<HealthState>, options: ServeOptions)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let context = Arc::new(routes::Context {
+            metrics: self.clone(),
+            health,
+            options,
+        });
+        // No shutdown to coordinate: the watcher's owner lives as long as
+        // the connection.
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        server::serve_connection(io, context, graceful.watcher()).await;
+    }
+
     async fn start(
         &self,
         addr: SocketAddr,

@@ -126,7 +126,7 @@ async fn serve_accepted(
     }
 }
 
-fn serve_connection<I>(
+pub(super) fn serve_connection<I>(
     io: I,
     ctx: Arc<Context>,
     watcher: Watcher,
