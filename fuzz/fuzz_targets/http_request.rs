@@ -16,9 +16,13 @@ fn metrics() -> &'static Metrics {
     METRICS.get_or_init(|| Metrics::new(false).expect("the canonical registry builds"))
 }
 
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime"))
+}
+
 fuzz_target!(|data: &[u8]| {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(false).build().expect("runtime");
-    runtime.block_on(async {
+    runtime().block_on(async {
         let (mut client, server_side) = tokio::io::duplex(1 << 16);
         let options = ServeOptions::default().header_read_timeout(Duration::from_millis(200)).body_read_timeout(Duration::from_millis(200));
         let serving = tokio::spawn(metrics().serve_connection(server_side, Arc::new(HealthState::new()), options));
