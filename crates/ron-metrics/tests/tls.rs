@@ -74,7 +74,8 @@ async fn metrics_are_served_over_tls_and_plain_http_is_refused() {
     );
     assert!(response.contains(r#"service_restarts_total{service="tls-test"} 1"#));
 
-    // Plain HTTP on the TLS port: the server hangs up; the client does not hang.
+    // Plain HTTP on the TLS port: a plain 400 saying so, then the server
+    // hangs up; the client does not hang.
     let mut plain = TcpStream::connect(addr).await.unwrap();
     plain
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -82,13 +83,18 @@ async fn metrics_are_served_over_tls_and_plain_http_is_refused() {
         .unwrap();
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), plain.read_to_end(&mut buf)).await;
-    match read {
-        Ok(Ok(_)) | Ok(Err(_)) => assert!(
-            !String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"),
-            "served plain HTTP"
-        ),
-        Err(_) => panic!("a plain-HTTP client was left hanging"),
-    }
+    assert!(read.is_ok(), "a plain-HTTP client was left hanging");
+    let reply = String::from_utf8_lossy(&buf).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.ends_with("this port speaks HTTPS\n"), "{reply}");
+
+    // Garbage that is neither TLS nor HTTP: disconnected, not answered.
+    let mut garbage = TcpStream::connect(addr).await.unwrap();
+    garbage.write_all(&[0x00, 0xff, 0x13, 0x37]).await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), garbage.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "a garbage client was left hanging");
+    assert!(!String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
 
     // A client that connects and says nothing is dropped after the timeout.
     let mut silent = TcpStream::connect(addr).await.unwrap();

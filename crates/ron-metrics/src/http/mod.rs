@@ -199,8 +199,9 @@ impl Metrics {
     }
 
     /// [`serve`](Self::serve) over TLS: the same routes, limits and graceful
-    /// shutdown; a client that does not complete a TLS handshake within the
-    /// header-read timeout (plain HTTP, garbage, a stall) is disconnected.
+    /// shutdown. A plain-HTTP request gets a plain `400` saying the port
+    /// speaks HTTPS; a client that does not complete a TLS handshake within
+    /// the header-read timeout (garbage, a stall) is disconnected.
     ///
     /// # Errors
     ///
@@ -226,10 +227,10 @@ impl Metrics {
         &self,
         addr: SocketAddr,
         health: Arc<HealthState>,
-        config: Arc<tokio_rustls::rustls::ServerConfig>,
+        config: impl Into<Arc<tokio_rustls::rustls::ServerConfig>>,
         options: ServeOptions,
     ) -> Result<(ServerHandle, SocketAddr), MetricsError> {
-        let transport = server::Transport::Tls(tokio_rustls::TlsAcceptor::from(config));
+        let transport = server::Transport::Tls(tokio_rustls::TlsAcceptor::from(config.into()));
         self.start(addr, health, options, transport).await
     }
 

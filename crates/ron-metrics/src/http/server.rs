@@ -113,17 +113,48 @@ async fn serve_accepted(
         Transport::Plain => serve_connection(stream, ctx, watcher).await,
         #[cfg(feature = "tls")]
         Transport::Tls(acceptor) => {
-            match tokio::time::timeout(ctx.options.header_read_timeout, acceptor.accept(stream))
-                .await
-            {
-                Ok(Ok(tls)) => serve_connection(tls, ctx, watcher).await,
-                // Not TLS (plain HTTP, garbage), a bad handshake or a stall:
-                // the connection is dropped, which the client sees as closed.
-                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+            let limit = ctx.options.header_read_timeout;
+            let handshake = async {
+                if speaks_plain_http(&stream).await {
+                    refuse_plain_http(stream).await;
+                    return None;
+                }
+                acceptor
+                    .accept(stream)
+                    .await
+                    .map_err(|e| tracing::debug!(error = %e, "TLS handshake failed"))
+                    .ok()
+            };
+            match tokio::time::timeout(limit, handshake).await {
+                Ok(Some(tls)) => serve_connection(tls, ctx, watcher).await,
+                // Plain HTTP (answered with a 400), a bad handshake or a
+                // stall: the connection is dropped.
+                Ok(None) => {}
                 Err(_elapsed) => tracing::debug!("TLS handshake timed out"),
             }
         }
     }
+}
+
+/// Whether the client's first byte is a letter: an HTTP method, where a TLS
+/// client would send a handshake record (0x16).
+#[cfg(feature = "tls")]
+async fn speaks_plain_http(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase())
+}
+
+/// Tells a plain-HTTP client, in plain HTTP, that this port speaks TLS.
+#[cfg(feature = "tls")]
+async fn refuse_plain_http(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    const BODY: &str = "this port speaks HTTPS\n";
+    let response = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 pub(super) fn serve_connection<I>(
