@@ -80,7 +80,12 @@ fn public_api_of(krate: &str) -> Result<String, String> {
         .env("RUSTC_BOOTSTRAP", "1")
         .quiet(true)
         .build()
-        .map_err(|e| format!("rustdoc JSON for {krate}: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "rustdoc JSON for {krate}: {e} (the crate did not document; \
+                 `RUSTC_BOOTSTRAP=1 cargo rustdoc -p {krate} --all-features` shows why)"
+            )
+        })?;
     let api = public_api::Builder::from_rustdoc_json(json)
         .omit_blanket_impls(true)
         .omit_auto_trait_impls(true)
