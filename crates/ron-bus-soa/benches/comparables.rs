@@ -15,6 +15,8 @@
 //! ```text
 //! cargo bench -p ron-bus-soa --bench comparables            # 5 rounds
 //! cargo bench -p ron-bus-soa --bench comparables -- --rounds 9
+//! # one library's fan-out alone, e.g. under `perf record`:
+//! cargo bench -p ron-bus-soa --bench comparables -- --only soa --fanout-only
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -320,8 +322,13 @@ impl Contender for Disruptor {
     }
 }
 
+/// The `p` quantile of `sorted`; 0 when nothing was measured.
 fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    let last = sorted.len().saturating_sub(1);
+    sorted
+        .get((last as f64 * p).round() as usize)
+        .copied()
+        .unwrap_or(0)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -347,12 +354,23 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|r| r.parse().ok())
         .unwrap_or(if full && !quick { 5 } else { 1 });
-    let (messages, probes) = match (full, quick) {
+    let (messages, mut probes) = match (full, quick) {
         (true, false) => (200_000, 20_000),
         (true, true) => (50_000, 2_000),
         (false, _) => (5_000, 500),
     };
-    let runners = [
+    // `--fanout-only` skips the latency probes (for profiling the fan-out).
+    if args.iter().any(|a| a == "--fanout-only") {
+        probes = 0;
+    }
+    // `--only NAME` keeps the libraries whose name contains NAME (for
+    // profiling one of them).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let all_runners = [
         contender::<Backend<SoaBus<u64>>>(),
         contender::<Backend<ClassicBus<u64>>>(),
         contender::<Tokio>(),
@@ -360,6 +378,10 @@ fn main() {
         contender::<JonhooBus>(),
         contender::<Disruptor>(),
     ];
+    let runners: Vec<Runner> = all_runners
+        .into_iter()
+        .filter(|r| only.as_deref().is_none_or(|name| r.0.contains(name)))
+        .collect();
     // fanout[runner][subs index] = samples (M deliveries/s)
     let mut fanout = vec![vec![Vec::new(); SUBSCRIBERS.len()]; runners.len()];
     let mut latency: Vec<Vec<u64>> = vec![Vec::new(); runners.len()];
@@ -369,7 +391,9 @@ fn main() {
             for (s, subs) in SUBSCRIBERS.iter().enumerate() {
                 fanout[r][s].push((runners[r].1)(*subs, messages) / 1e6);
             }
-            latency[r].extend((runners[r].2)(probes));
+            if probes > 0 {
+                latency[r].extend((runners[r].2)(probes));
+            }
         }
     }
     println!(

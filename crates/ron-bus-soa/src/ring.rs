@@ -3,11 +3,13 @@
 //!
 //! # Layout
 //!
-//! Three arrays of `capacity` entries, indexed by `seq & mask`:
-//! - `stamps[i]`: `seq + 1` of the message in slot `i` (0: never written);
-//! - `locks[i]`: the slot's reader count, or [`WRITER`] while a publisher
-//!   writes it;
-//! - `payloads[i]`: the message itself.
+//! Two arrays of `capacity` entries, indexed by `seq & mask`:
+//! - `meta[i]`: the slot's `stamp`, `seq + 1` of the message it holds (0:
+//!   never written), and its `lock`, the slot's reader count or [`WRITER`]
+//!   while a publisher writes it. Every read and write of a slot touches
+//!   both, so they share a cache line (apart, each access would miss twice);
+//! - `payloads[i]`: the message itself, in its own array so that the
+//!   metadata lines stay dense and a payload's size does not spread them.
 //!
 //! plus `tail` (the next sequence number to claim) on its own cache line,
 //! and the parked-subscriber list.
@@ -16,14 +18,14 @@
 //!
 //! - **Claim**: a publisher takes `seq = tail.fetch_add(1)`; each sequence
 //!   number is claimed exactly once.
-//! - **Write**: it locks slot `seq & mask` (CAS `locks[i]` 0 → `WRITER`, so
+//! - **Write**: it locks slot `i = seq & mask` (CAS `lock` 0 → `WRITER`, so
 //!   no reader is inside and no other writer), writes the payload unless a
-//!   newer sequence already occupies the slot, stores `stamps[i] = seq + 1`
-//!   and unlocks. **I1**: the payload of slot `i` is initialised iff
-//!   `stamps[i] != 0`, and it is only written while `locks[i] == WRITER`.
-//! - **Read**: a subscriber at cursor `c` loads `stamps[c & mask]`. Equal to
-//!   `c + 1`: it read-locks the slot (CAS `locks[i]` r → r + 1, never while
-//!   `WRITER` is set), checks the stamp again and clones the payload. **I2**:
+//!   newer sequence already occupies the slot, stores `stamp = seq + 1`
+//!   and unlocks. **I1**: the payload of slot `i` is initialised iff its
+//!   stamp is not 0, and it is only written while its lock is `WRITER`.
+//! - **Read**: a subscriber at cursor `c` loads the stamp of slot
+//!   `c & mask`. Equal to `c + 1`: it read-locks the slot (CAS `lock`
+//!   r → r + 1, never while `WRITER` is set), checks the stamp again and clones the payload. **I2**:
 //!   a payload is only read while its slot is read-locked, and then no
 //!   writer can touch it. Greater: the slot was overwritten (the reader was
 //!   lapped): it jumps to the oldest retained sequence, `tail - capacity`,
@@ -40,8 +42,16 @@ use std::task::Waker;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, UnsafeCell, fence, lock};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
-/// `locks[i]` value while a publisher writes slot `i`.
+/// A slot's lock while a publisher writes the slot.
 const WRITER: u32 = 1 << 31;
+
+/// A slot's stamp and lock, side by side: every read and write touches
+/// both, so they share a cache line.
+#[derive(Debug)]
+struct Meta {
+    stamp: AtomicU64,
+    lock: AtomicU32,
+}
 
 /// Keeps a hot, written field off the lines other fields live on.
 #[repr(align(128))]
@@ -67,8 +77,7 @@ pub(crate) struct Ring<T> {
     mask: u64,
     capacity: u64,
     tail: Padded<AtomicU64>,
-    stamps: Box<[AtomicU64]>,
-    locks: Box<[AtomicU32]>,
+    meta: Box<[Meta]>,
     payloads: Box<[UnsafeCell<MaybeUninit<T>>]>,
     /// Set once, after the last publish (every publisher handle is gone).
     closed: AtomicBool,
@@ -103,8 +112,12 @@ impl<T> Ring<T> {
             mask: capacity as u64 - 1,
             capacity: capacity as u64,
             tail: Padded(AtomicU64::new(0)),
-            stamps: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            locks: (0..capacity).map(|_| AtomicU32::new(0)).collect(),
+            meta: (0..capacity)
+                .map(|_| Meta {
+                    stamp: AtomicU64::new(0),
+                    lock: AtomicU32::new(0),
+                })
+                .collect(),
             payloads: (0..capacity)
                 .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
                 .collect(),
@@ -161,8 +174,8 @@ impl<T> Ring<T> {
     fn write(&self, seq: u64, msg: T) {
         let index = (seq & self.mask) as usize;
         let (stamp, lock, payload) = (
-            &self.stamps[index],
-            &self.locks[index],
+            &self.meta[index].stamp,
+            &self.meta[index].lock,
             &self.payloads[index],
         );
         // Acquire the slot: no reader inside, no other writer. Readers hold
@@ -259,7 +272,7 @@ impl<T: Clone> Ring<T> {
             let c = *cursor;
             let index = (c & self.mask) as usize;
             // Acquire: pairs with the writer's Release store of the stamp.
-            let stamp = self.stamps[index].load(Acquire);
+            let stamp = self.meta[index].stamp.load(Acquire);
             if stamp == c + 1 {
                 if let Some(msg) = self.read_locked(index, c) {
                     *cursor = c + 1;
@@ -275,17 +288,17 @@ impl<T: Clone> Ring<T> {
             if stamp > c + 1 {
                 return self.lapped(cursor);
             }
-            // Not written yet. Claimed but in progress: its publisher wakes
-            // us when done. Not claimed: empty, or closed.
-            if c < self.tail.0.load(Acquire) {
-                return Read::Empty;
-            }
+            // Not written yet: empty, or claimed and in progress (its
+            // publisher wakes us when done), unless the ring is closed.
+            // `closed` is looked at before `tail`: it is read-mostly, while
+            // loading `tail` would pull its line away from the publishers.
             // Acquire: pairs with `close`'s SeqCst store, which follows every
             // publish; seeing it means seeing all of them.
             if !self.closed.load(Acquire) {
                 return Read::Empty;
             }
             if c < self.tail.0.load(Acquire) {
+                // Written before the close: look at the stamp again.
                 continue;
             }
             return Read::Closed;
@@ -307,7 +320,7 @@ impl<T: Clone> Ring<T> {
 
     /// Clones the payload of slot `index` if it still holds sequence `seq`.
     fn read_locked(&self, index: usize, seq: u64) -> Option<T> {
-        let lock = &self.locks[index];
+        let lock = &self.meta[index].lock;
         let mut current = lock.load(Relaxed);
         loop {
             if current & WRITER != 0 {
@@ -322,7 +335,7 @@ impl<T: Clone> Ring<T> {
             }
         }
         let _unlock = ReadLock(lock);
-        if self.stamps[index].load(Acquire) != seq + 1 {
+        if self.meta[index].stamp.load(Acquire) != seq + 1 {
             return None;
         }
         Some(self.payloads[index].with(|slot| {
@@ -336,7 +349,7 @@ impl<T: Clone> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        for (stamp, payload) in self.stamps.iter().zip(self.payloads.iter()) {
+        for (Meta { stamp, .. }, payload) in self.meta.iter().zip(self.payloads.iter()) {
             // Relaxed: `&mut self`, no other thread can access the ring.
             if stamp.load(Relaxed) != 0 {
                 payload.with_mut(|slot| {
