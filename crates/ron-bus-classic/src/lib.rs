@@ -59,6 +59,10 @@ use tokio::sync::broadcast::{self, error};
 /// A bus backed by `tokio::sync::broadcast`; cloning gives another publisher
 /// handle, and the bus closes when the last handle drops.
 pub struct ClassicBus<T> {
+    /// The channel of every full-mask subscriber: each handle holds a
+    /// sender (tokio closes the channel when the last one drops), so the
+    /// common publish reaches tokio's state in one hop from the handle.
+    all: broadcast::Sender<T>,
     shared: Arc<Shared<T>>,
     /// Held by every handle and receiver (not in `Shared`, whose senders
     /// must drop for the bus to close); one pointer hop from a publish.
@@ -69,8 +73,6 @@ pub struct ClassicBus<T> {
 
 struct Shared<T> {
     capacity: usize,
-    /// The channel of every full-mask subscriber.
-    all: broadcast::Sender<T>,
     /// One channel per narrower interest mask, pruned of channels without
     /// receivers whenever a subscriber is added.
     narrow: RwLock<Vec<(u64, broadcast::Sender<T>)>>,
@@ -79,6 +81,7 @@ struct Shared<T> {
 impl<T> Clone for ClassicBus<T> {
     fn clone(&self) -> Self {
         Self {
+            all: self.all.clone(),
             shared: Arc::clone(&self.shared),
             stats: Arc::clone(&self.stats),
             route: Arc::clone(&self.route),
@@ -107,7 +110,7 @@ impl<T: Clone + Send + Sync + 'static> ClassicBus<T> {
             debug_assert_ne!(*mask, ALL_TOPICS);
             reached += sender.send(msg.clone()).unwrap_or(0);
         }
-        reached + self.shared.all.send(msg).unwrap_or(0)
+        reached + self.all.send(msg).unwrap_or(0)
     }
 
     fn publish_slow(&self, topic: u64, msg: T) -> usize {
@@ -128,9 +131,9 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         let (all, _) = broadcast::channel(capacity);
         let stats = Arc::new(BusStats::new());
         Ok(Self {
+            all,
             shared: Arc::new(Shared {
                 capacity,
-                all,
                 narrow: RwLock::new(Vec::new()),
             }),
             stats,
@@ -142,7 +145,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         let reached = if self.nobody_listens() {
             0
         } else if self.route.narrow.load(Ordering::Relaxed) == 0 {
-            self.shared.all.send(msg).unwrap_or(0)
+            self.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(ALL_TOPICS, msg)
         };
@@ -154,7 +157,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         let reached = if self.nobody_listens() {
             0
         } else if topic == ALL_TOPICS && self.route.narrow.load(Ordering::Relaxed) == 0 {
-            self.shared.all.send(msg).unwrap_or(0)
+            self.all.send(msg).unwrap_or(0)
         } else {
             self.publish_slow(topic, msg)
         };
@@ -173,7 +176,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
             batch.into_iter().for_each(|_| count(0));
         } else if self.route.narrow.load(Ordering::Relaxed) == 0 {
             for msg in batch {
-                count(self.shared.all.send(msg).unwrap_or(0));
+                count(self.all.send(msg).unwrap_or(0));
             }
         } else {
             let narrow = self
@@ -193,7 +196,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
 
     fn subscribe(&self) -> ClassicReceiver<T> {
         let live = self.count_receiver();
-        self.receiver(self.shared.all.subscribe(), ALL_TOPICS, live)
+        self.receiver(self.all.subscribe(), ALL_TOPICS, live)
     }
 
     fn subscribe_with_interest(&self, mask: u64) -> ClassicReceiver<T> {
@@ -225,7 +228,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
             .narrow
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        self.shared.all.receiver_count()
+        self.all.receiver_count()
             + narrow
                 .iter()
                 .map(|(_, s)| s.receiver_count())

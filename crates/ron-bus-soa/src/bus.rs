@@ -83,9 +83,6 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// has receivers; returns the receivers reached. Wakes nobody (the
     /// caller sweeps once per publish or batch).
     fn route(&self, narrow: &[(u64, Arc<Ring<T>>)], topic: u64, msg: T) -> usize {
-        if topic == 0 {
-            return 0;
-        }
         let mut reached = 0;
         for (_, ring) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
             reached += push_if_heard(ring, msg.clone());
@@ -101,22 +98,42 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
         self.shared.all.wake_parked();
     }
 
+    /// The publish every `publish` and `publish_topic` makes. Inlined: the
+    /// common cases (nobody listens; only full-mask subscribers) are a few
+    /// loads and a counter bump, and the writes are out of line.
+    #[inline]
     fn publish_with(&self, topic: u64, msg: T) -> usize {
-        let reached = if topic == 0 {
-            0
-        } else if self.shared.narrow_topics.load(Relaxed) & topic == 0 {
-            let reached = push_if_heard(&self.all, msg);
-            if reached > 0 {
-                self.all.wake_parked();
+        let reached = if topic != 0 && self.shared.narrow_topics.load(Relaxed) & topic == 0 {
+            match self.all.receivers() {
+                0 => 0,
+                receivers => self.publish_all(receivers, msg),
             }
-            reached
         } else {
-            let narrow = crate::sync::read(&self.shared.narrow);
-            let reached = self.route(&narrow, topic, msg);
-            self.wake(&narrow, topic);
-            reached
+            self.publish_routed(topic, msg)
         };
         self.stats.record_publish(reached);
+        reached
+    }
+
+    /// Writes `msg` to the full-mask ring, which `receivers` read, and wakes
+    /// its parked subscribers.
+    #[inline(never)]
+    fn publish_all(&self, receivers: usize, msg: T) -> usize {
+        self.all.push(msg);
+        self.all.wake_parked();
+        receivers
+    }
+
+    /// Writes `msg` to every ring whose mask matches `topic` (none for
+    /// topic 0) and wakes their parked subscribers.
+    #[inline(never)]
+    fn publish_routed(&self, topic: u64, msg: T) -> usize {
+        if topic == 0 {
+            return 0;
+        }
+        let narrow = crate::sync::read(&self.shared.narrow);
+        let reached = self.route(&narrow, topic, msg);
+        self.wake(&narrow, topic);
         reached
     }
 }

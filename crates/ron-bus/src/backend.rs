@@ -63,8 +63,17 @@ where
     fn capacity(&self) -> usize;
 }
 
-/// Polls before `blocking_recv` parks its thread (one `yield_now` every 16).
-const BLOCKING_SPINS: u32 = 64;
+/// Polls `blocking_recv` makes with a bare spin hint before it starts
+/// yielding its thread between polls.
+const BLOCKING_SPINS: u32 = 16;
+
+/// How long `blocking_recv` keeps polling (yielding between polls) before
+/// it parks its thread. A park and the publisher's unpark cost a futex round
+/// trip each, and waking a parked thread takes ~15 µs on a small VM
+/// (measured: `docs/PERFORMANCE.md`), so a message due within a few
+/// wake-ups' time is cheaper to wait for awake. Yielding lets any other
+/// runnable thread have the core meanwhile.
+const BLOCKING_SPIN_BUDGET: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// The subscriber side of a bus.
 ///
@@ -94,15 +103,26 @@ pub trait BusReceiver<T>: Send + fmt::Debug + 'static {
     ///
     /// As [`recv`](Self::recv).
     fn blocking_recv(&mut self) -> Result<T, RecvError> {
-        // A busy bus usually has the next message within a few hundred
-        // nanoseconds: look a few times before paying for a park and unpark.
-        for round in 0..BLOCKING_SPINS {
+        // A busy bus usually has the next message within nanoseconds to
+        // microseconds: poll, spinning and then yielding, for up to
+        // `BLOCKING_SPIN_BUDGET` before paying for a park and an unpark.
+        let mut deadline = None;
+        for round in 0u32.. {
             match self.try_recv() {
                 Ok(msg) => return Ok(msg),
                 Err(TryRecvError::Lagged(lost)) => return Err(RecvError::Lagged(lost)),
                 Err(TryRecvError::Closed) => return Err(RecvError::Closed),
-                Err(TryRecvError::Empty) if round % 16 == 15 => std::thread::yield_now(),
-                Err(TryRecvError::Empty) => std::hint::spin_loop(),
+                Err(TryRecvError::Empty) if round < BLOCKING_SPINS => std::hint::spin_loop(),
+                Err(TryRecvError::Empty) => {
+                    // The clock is read every 16 polls: it costs more than one.
+                    if round % 16 == 0 {
+                        let now = std::time::Instant::now();
+                        if now >= *deadline.get_or_insert(now + BLOCKING_SPIN_BUDGET) {
+                            break;
+                        }
+                    }
+                    std::thread::yield_now();
+                }
             }
         }
         crate::block_on::block_on(self.recv())
