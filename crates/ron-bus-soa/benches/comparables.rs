@@ -410,18 +410,6 @@ fn main() {
                     let mut lat = (runners[r].2)(block);
                     lat.sort_unstable();
                     latency[r].push((percentile(&lat, 0.5), percentile(&lat, 0.99)));
-                        eprintln!(
-                            "DBG {:<16} p90 {:>8} p95 {:>8} p97 {:>8} p98 {:>8} p99 {:>8} p99.5 {:>8} max {:>8}",
-                            runners[r].0,
-                            percentile(&lat, 0.9),
-                            percentile(&lat, 0.95),
-                            percentile(&lat, 0.97),
-                            percentile(&lat, 0.98),
-                            percentile(&lat, 0.99),
-                            percentile(&lat, 0.995),
-                            percentile(&lat, 1.0)
-                        );
-                    }
                 }
             }
         }
