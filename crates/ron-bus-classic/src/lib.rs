@@ -113,6 +113,9 @@ impl<T: Clone + Send + Sync + 'static> ClassicBus<T> {
         reached + self.all.send(msg).unwrap_or(0)
     }
 
+    /// A publish when narrower interest masks exist: out of line, so the
+    /// common publish stays small enough to inline.
+    #[inline(never)]
     fn publish_slow(&self, topic: u64, msg: T) -> usize {
         let narrow = self
             .shared
@@ -141,6 +144,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         })
     }
 
+    #[inline]
     fn publish(&self, msg: T) -> usize {
         let reached = if self.nobody_listens() {
             0
@@ -153,6 +157,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         reached
     }
 
+    #[inline]
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
         let reached = if self.nobody_listens() {
             0
