@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use ron_bus::{BusReceiver, BusStats, RecvError, TryRecvError};
 
-use crate::ring::{Read, Ring, Ticket};
+use crate::ring::{Pin, Read, Ring, Ticket};
 use crate::sync::Arc;
 
 /// The subscriber side of a [`SoaBus`](crate::SoaBus).
@@ -14,6 +14,8 @@ pub struct SoaReceiver<T> {
     ring: Arc<Ring<T>>,
     /// The next sequence number to read.
     cursor: u64,
+    /// This subscriber's pin in the ring (held while it clones a payload).
+    pin: Pin,
     interest: u64,
     /// Where this subscriber's waker is parked, if it is.
     ticket: Option<Ticket>,
@@ -28,10 +30,11 @@ pub struct SoaReceiver<T> {
 
 impl<T: Clone> SoaReceiver<T> {
     pub(crate) fn new(ring: Arc<Ring<T>>, stats: std::sync::Arc<BusStats>, interest: u64) -> Self {
-        let cursor = ring.add_receiver();
+        let (pin, cursor) = ring.add_receiver();
         Self {
             ring,
             cursor,
+            pin,
             interest,
             ticket: None,
             stats,
@@ -43,7 +46,7 @@ impl<T: Clone> SoaReceiver<T> {
 
     /// One read, with the bookkeeping every outcome needs.
     fn take(&mut self) -> Read<T> {
-        let read = self.ring.read(&mut self.cursor);
+        let read = self.ring.read(&mut self.cursor, &self.pin);
         match &read {
             Read::Message(_) => {
                 if std::mem::take(&mut self.parked) {
@@ -96,7 +99,7 @@ impl<T> Drop for SoaReceiver<T> {
         if self.woken + self.suppressed > 0 {
             self.stats.record_notify(self.woken, self.suppressed);
         }
-        self.ring.remove_receiver();
+        self.ring.remove_receiver(&self.pin);
     }
 }
 

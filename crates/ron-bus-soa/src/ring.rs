@@ -3,55 +3,60 @@
 //!
 //! # Layout
 //!
-//! Two arrays of `capacity` entries, indexed by `seq & mask`:
-//! - `meta[i]`: the slot's `stamp`, `seq + 1` of the message it holds (0:
-//!   never written), and its `lock`, the slot's reader count or [`WRITER`]
-//!   while a publisher writes it. Every read and write of a slot touches
-//!   both, so they share a cache line (apart, each access would miss twice);
-//! - `payloads[i]`: the message itself, in its own array so that the
-//!   metadata lines stay dense and a payload's size does not spread them.
-//!
-//! plus `tail` (the next sequence number to claim) on its own cache line,
-//! and the parked-subscriber list.
+//! - `stamps[capacity]`, indexed by `seq & mask`: `seq + 1` of the newest
+//!   message published in that slot (0: none yet). Readers only load them.
+//! - `cells[2 * capacity]`, indexed by `seq & cell_mask`: the payloads.
+//!   Twice as many cells as slots, so publishing `seq` overwrites the
+//!   payload of `seq - 2 * capacity`, a message no reader may still be
+//!   handed (it is already outside the retained window of `capacity`).
+//! - `tail` (the next sequence number to claim) on its own cache line,
+//!   `floor`, the subscribers' pins and the parked-subscriber list.
 //!
 //! # Protocol and invariants
 //!
 //! - **Claim**: a publisher takes `seq = tail.fetch_add(1)`; each sequence
-//!   number is claimed exactly once.
-//! - **Write**: it locks slot `i = seq & mask` (CAS `lock` 0 → `WRITER`, so
-//!   no reader is inside and no other writer), writes the payload unless a
-//!   newer sequence already occupies the slot, stores `stamp = seq + 1`
-//!   and unlocks. **I1**: the payload of slot `i` is initialised iff its
-//!   stamp is not 0, and it is only written while its lock is `WRITER`.
+//!   number is claimed exactly once, and written.
+//! - **Order per slot**: the publisher of `seq` waits until its slot's stamp
+//!   is that of `seq - capacity` (0 for the first lap), then writes the cell
+//!   and stores the stamp `seq + 1`. So stamps only grow, and by induction
+//!   the cell's previous payload, `seq - 2 * capacity`, was written before.
+//!   **I1**: cell `j` is initialised iff a sequence `>= j` was claimed and
+//!   written, and it holds the newest written `s` with `s & cell_mask == j`.
 //! - **Read**: a subscriber at cursor `c` loads the stamp of slot
-//!   `c & mask`. Equal to `c + 1`: it read-locks the slot (CAS `lock`
-//!   r → r + 1, never while `WRITER` is set), checks the stamp again and clones the payload. **I2**:
-//!   a payload is only read while its slot is read-locked, and then no
-//!   writer can touch it. Greater: the slot was overwritten (the reader was
-//!   lapped): it jumps to the oldest retained sequence, `tail - capacity`,
-//!   and reports exactly how many it skipped. Smaller: not written yet.
+//!   `c & mask`. Equal to `c + 1`: it *pins* `c` (stores `c` to its own pin,
+//!   then a SeqCst fence), checks `c >= floor.claimed`, clones cell
+//!   `c & cell_mask` and unpins. Greater: it was lapped: it jumps to the
+//!   oldest retained sequence, `tail - capacity`, and reports exactly how
+//!   many it skipped. Smaller: not written yet.
+//! - **Floor**: before overwriting the payload of `old = seq - 2 * capacity`,
+//!   a publisher makes sure `floor.safe > old`. If not, it raises
+//!   `floor.claimed` to `seq + 1 - capacity` (so this happens once per
+//!   `capacity` publishes), fences, waits for every pin below that to move,
+//!   then raises `floor.safe` to it. **I2**: a cell is only read while its
+//!   reader is pinned at a sequence `>= floor.claimed` (checked after the
+//!   pin), and only written for a sequence whose old payload is below
+//!   `floor.safe`. The two fences make one side see the other (Dekker): a
+//!   pin the scan missed sees the raised claim and backs off, so no writer
+//!   touches a cell while it is being cloned. Sequences below
+//!   `floor.claimed` are outside the retained window, so backing off is a
+//!   lag, never a lost retained message.
 //! - **Wake**: after writing, a publisher issues a SeqCst fence and reads
 //!   the parked count; a parking subscriber registers, fences, and reads the
 //!   stamp again (Dekker), so one of them always sees the other.
+//!
+//! A read costs loads, one store and one fence on the reader's own cache
+//! line, and no write to any line another reader or a publisher writes.
 
 #![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
 use std::task::Waker;
 
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Mutex, UnsafeCell, fence, lock};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, UnsafeCell, fence, lock};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
-/// A slot's lock while a publisher writes the slot.
-const WRITER: u32 = 1 << 31;
-
-/// A slot's stamp and lock, side by side: every read and write touches
-/// both, so they share a cache line.
-#[derive(Debug)]
-struct Meta {
-    stamp: AtomicU64,
-    lock: AtomicU32,
-}
+/// A pin's value while its subscriber is not reading a cell.
+const UNPINNED: u64 = u64::MAX;
 
 /// Keeps a hot, written field off the lines other fields live on.
 #[repr(align(128))]
@@ -72,13 +77,33 @@ pub(crate) enum Read<T> {
     Closed,
 }
 
+/// A subscriber's pin: the sequence whose cell it is cloning, or
+/// [`UNPINNED`]. Written only by its subscriber, on its own cache line;
+/// publishers scan it once per `capacity` publishes.
+#[derive(Debug)]
+pub(crate) struct Pin(Arc<Padded<AtomicU64>>);
+
+/// The payloads publishers may overwrite (see the module docs, I2).
+#[derive(Debug)]
+struct Floor {
+    /// Readers pinned below this back off.
+    claimed: AtomicU64,
+    /// Every reader pinned below this has moved on: payloads of sequences
+    /// below it may be overwritten.
+    safe: AtomicU64,
+}
+
 /// A bounded broadcast ring (see the module docs for the protocol).
 pub(crate) struct Ring<T> {
     mask: u64,
+    cell_mask: u64,
     capacity: u64,
     tail: Padded<AtomicU64>,
-    meta: Box<[Meta]>,
-    payloads: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    stamps: Box<[AtomicU64]>,
+    cells: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    floor: Padded<Floor>,
+    /// Every subscriber's pin, scanned when the floor is raised.
+    pins: Mutex<Vec<Arc<Padded<AtomicU64>>>>,
     /// Set once, after the last publish (every publisher handle is gone).
     closed: AtomicBool,
     /// Subscribers reading this ring.
@@ -86,10 +111,11 @@ pub(crate) struct Ring<T> {
     parked: Padded<Parked>,
 }
 
-// SAFETY: the payloads are only written under the slot's writer lock and
-// only read (cloned) under its reader lock (I1, I2), so sharing a `Ring`
-// between threads moves or clones `T`s across threads: `T: Send + Sync`
-// makes both sound. Everything else is atomics and mutexes.
+// SAFETY: payloads are only written by the publisher of their sequence,
+// while no reader is pinned on them, and only read (cloned) by pinned
+// readers (I1, I2), so sharing a `Ring` between threads moves or clones
+// `T`s across threads: `T: Send + Sync` makes both sound. Everything else
+// is atomics and mutexes.
 unsafe impl<T: Send + Sync> Sync for Ring<T> {}
 // SAFETY: as above; owning a `Ring` owns its `T`s.
 unsafe impl<T: Send> Send for Ring<T> {}
@@ -108,19 +134,21 @@ impl<T> Ring<T> {
     /// A ring of `capacity` slots; `capacity` must be a power of two.
     pub(crate) fn new(capacity: usize) -> Self {
         debug_assert!(capacity.is_power_of_two());
+        let cells = 2 * capacity;
         Self {
             mask: capacity as u64 - 1,
+            cell_mask: cells as u64 - 1,
             capacity: capacity as u64,
             tail: Padded(AtomicU64::new(0)),
-            meta: (0..capacity)
-                .map(|_| Meta {
-                    stamp: AtomicU64::new(0),
-                    lock: AtomicU32::new(0),
-                })
-                .collect(),
-            payloads: (0..capacity)
+            stamps: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            cells: (0..cells)
                 .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
                 .collect(),
+            floor: Padded(Floor {
+                claimed: AtomicU64::new(0),
+                safe: AtomicU64::new(0),
+            }),
+            pins: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             receivers: AtomicUsize::new(0),
             parked: Padded(Parked::new()),
@@ -132,18 +160,24 @@ impl<T> Ring<T> {
         self.receivers.load(Relaxed)
     }
 
-    /// Registers a subscriber; its cursor starts at the returned sequence
-    /// (it sees only later messages).
-    pub(crate) fn add_receiver(&self) -> u64 {
+    /// Registers a subscriber: its pin, and the sequence its cursor starts
+    /// at (it sees only later messages).
+    pub(crate) fn add_receiver(&self) -> (Pin, u64) {
+        let pin = Arc::new(Padded(AtomicU64::new(UNPINNED)));
+        lock(&self.pins).push(Arc::clone(&pin));
         self.receivers.fetch_add(1, SeqCst);
         // Acquire: pairs with the AcqRel claims, so the cursor is at or
         // past every claim this thread could know of.
-        self.tail.0.load(Acquire)
+        (Pin(pin), self.tail.0.load(Acquire))
     }
 
     /// Unregisters a subscriber.
-    pub(crate) fn remove_receiver(&self) {
+    pub(crate) fn remove_receiver(&self, pin: &Pin) {
         self.receivers.fetch_sub(1, SeqCst);
+        let mut pins = lock(&self.pins);
+        if let Some(at) = pins.iter().position(|p| Arc::ptr_eq(p, &pin.0)) {
+            pins.swap_remove(at);
+        }
     }
 
     /// Writes `msg` as the next message, without waking anyone (see
@@ -152,6 +186,7 @@ impl<T> Ring<T> {
         // AcqRel: a reader computing how far it was lapped loads `tail` with
         // Acquire and must see a claim at least as new as the stamp it saw.
         let seq = self.tail.0.fetch_add(1, AcqRel);
+        self.free_cells_below(seq + 1);
         self.write(seq, msg);
     }
 
@@ -165,48 +200,82 @@ impl<T> Ring<T> {
         // AcqRel: as in `push`. Exactly `count` messages are written below,
         // one per claimed sequence number, so no claim is left unwritten.
         let first = self.tail.0.fetch_add(count, AcqRel);
+        self.free_cells_below(first + count);
         for (seq, msg) in (first..).zip(msgs.iter_mut().filter_map(Option::take)) {
             self.write(seq, msg);
         }
     }
 
-    /// Writes `msg` as sequence `seq` (claimed by the caller).
+    /// Makes the cells of claimed sequences below `end` writable: the
+    /// payloads they replace, up to `end - 1 - 2 * capacity`, are then below
+    /// `floor.safe` (I2).
+    fn free_cells_below(&self, end: u64) {
+        if let Some(old) = end.checked_sub(2 * self.capacity + 1) {
+            self.wait_for_readers(old);
+        }
+    }
+
+    /// Writes `msg` as sequence `seq`, claimed by the caller, who made its
+    /// cell writable (`free_cells_below`).
     fn write(&self, seq: u64, msg: T) {
-        let index = (seq & self.mask) as usize;
-        let (stamp, lock, payload) = (
-            &self.meta[index].stamp,
-            &self.meta[index].lock,
-            &self.payloads[index],
-        );
-        // Acquire the slot: no reader inside, no other writer. Readers hold
-        // it only for a clone, so this waits for at most that long.
-        while lock.compare_exchange(0, WRITER, Acquire, Relaxed).is_err() {
+        let stamp = &self.stamps[(seq & self.mask) as usize];
+        // Wait for the slot's previous lap (0 on the first): stamps grow
+        // in steps of `capacity`, and the cell's previous payload is written.
+        // Acquire: pairs with that publisher's Release store of the stamp.
+        let previous = seq.checked_sub(self.capacity).map_or(0, |s| s + 1);
+        while stamp.load(Acquire) != previous {
             crate::sync::spin();
         }
-        // Relaxed: stamps are only stored under this lock, which we hold.
-        let old = stamp.load(Relaxed);
-        if old > seq + 1 {
-            // A publisher `capacity` claims ahead already wrote this slot:
-            // our message was lapped before anyone could read it.
-            lock.store(0, Release);
-            return;
-        }
-        let replaced = payload.with_mut(|slot| {
-            // SAFETY: we hold the slot's writer lock (I1), so nobody else
-            // reads or writes `slot`; it is initialised iff `old != 0` (I1),
-            // so the old message is moved out exactly once (and dropped
-            // below, outside the lock) before the new one is written.
+        let initialised = seq >= 2 * self.capacity;
+        let replaced = self.cells[(seq & self.cell_mask) as usize].with_mut(|cell| {
+            // SAFETY: the cell is ours: its previous payload, if any, is
+            // `seq - 2 * capacity` (I1), below `floor.safe` (the caller
+            // freed it), so no reader is pinned on it or can pin it (I2), and
+            // no other publisher writes it (claims are unique; the next one
+            // for this cell waits for our stamp). It is initialised iff
+            // `initialised` (I1), so the old payload is moved out exactly
+            // once before the new one is written.
             unsafe {
-                let replaced = (old != 0).then(|| (*slot).assume_init_read());
-                (*slot).write(msg);
-                replaced
+                let old = initialised.then(|| (*cell).assume_init_read());
+                (*cell).write(msg);
+                old
             }
         });
         // Release: a reader that sees this stamp (Acquire) sees the payload.
         stamp.store(seq + 1, Release);
-        // Release: pairs with the readers' Acquire CAS on the lock.
-        lock.store(0, Release);
         drop(replaced);
+    }
+
+    /// Returns once no reader is, or can get, pinned on sequence `old`
+    /// (I2): raises the floor past it if it is not already.
+    fn wait_for_readers(&self, old: u64) {
+        let floor = &self.floor.0;
+        // Acquire: pairs with the Release raise of `safe` below, by us or
+        // another publisher, after its scan saw every pin move on.
+        if floor.safe.load(Acquire) > old {
+            return;
+        }
+        // Everything below `tail - capacity` is outside the retained
+        // window; raising the floor to there covers the next `capacity`
+        // publishes.
+        let to = self
+            .tail
+            .0
+            .load(Acquire)
+            .saturating_sub(self.capacity)
+            .max(old + 1);
+        floor.claimed.fetch_max(to, Relaxed);
+        // Dekker with `read_pinned`: our raised claim, then our look at the
+        // pins; the reader's pin, then its look at the claim.
+        fence(SeqCst);
+        for pin in lock(&self.pins).iter() {
+            // Acquire: pairs with the reader's Release unpin, so its clone
+            // happened before we overwrite anything.
+            while pin.0.load(Acquire) < to {
+                crate::sync::spin();
+            }
+        }
+        floor.safe.fetch_max(to, Release);
     }
 
     /// Parks a subscriber until the next wake sweep: registers `waker`,
@@ -266,24 +335,21 @@ impl<T> Ring<T> {
 }
 
 impl<T: Clone> Ring<T> {
-    /// Reads the message at `*cursor`, moving the cursor on.
-    pub(crate) fn read(&self, cursor: &mut u64) -> Read<T> {
+    /// Reads the message at `*cursor`, moving the cursor on; `pin` is the
+    /// reader's own.
+    pub(crate) fn read(&self, cursor: &mut u64, pin: &Pin) -> Read<T> {
         loop {
             let c = *cursor;
-            let index = (c & self.mask) as usize;
             // Acquire: pairs with the writer's Release store of the stamp.
-            let stamp = self.meta[index].stamp.load(Acquire);
+            let stamp = self.stamps[(c & self.mask) as usize].load(Acquire);
             if stamp == c + 1 {
-                if let Some(msg) = self.read_locked(index, c) {
-                    *cursor = c + 1;
-                    return Read::Message(msg);
-                }
-                // A writer holds the slot, or wrote it between our two looks.
-                // Usually it overwrites c with c + capacity, but it may be a
-                // stalled writer of c - capacity that will find the newer
-                // stamp and leave: wait for it to finish, then look again.
-                crate::sync::spin();
-                continue;
+                return match self.read_pinned(c, pin) {
+                    Some(msg) => {
+                        *cursor = c + 1;
+                        Read::Message(msg)
+                    }
+                    None => self.lapped(cursor),
+                };
             }
             if stamp > c + 1 {
                 return self.lapped(cursor);
@@ -309,67 +375,60 @@ impl<T: Clone> Ring<T> {
     /// oldest retained sequence and says how many were skipped.
     fn lapped(&self, cursor: &mut u64) -> Read<T> {
         let c = *cursor;
-        // The slot holds a sequence >= c + capacity, so the oldest retained
-        // one, tail - capacity, is past c. Acquire: pairs with the AcqRel
-        // claim of the sequence whose stamp we saw, so `tail` shows it.
+        // The message is gone (or going): the oldest retained one,
+        // tail - capacity, is past c. Acquire: pairs with the AcqRel claim
+        // of the sequence whose stamp (or floor) we saw, so `tail` shows it.
         let tail = self.tail.0.load(Acquire);
         let next = tail.saturating_sub(self.capacity).max(c + 1);
         *cursor = next;
         Read::Lagged(next - c)
     }
 
-    /// Clones the payload of slot `index` if it still holds sequence `seq`.
-    fn read_locked(&self, index: usize, seq: u64) -> Option<T> {
-        let lock = &self.meta[index].lock;
-        let mut current = lock.load(Relaxed);
-        loop {
-            if current & WRITER != 0 {
-                // Being overwritten: our message is gone (or going).
-                return None;
-            }
-            // Acquire: pairs with the writer's Release unlock, so the payload
-            // it wrote is visible.
-            match lock.compare_exchange(current, current + 1, Acquire, Relaxed) {
-                Ok(_) => break,
-                Err(now) => current = now,
-            }
-        }
-        let _unlock = ReadLock(lock);
-        if self.meta[index].stamp.load(Acquire) != seq + 1 {
+    /// Clones the payload of sequence `seq`, whose stamp was seen, unless
+    /// the floor has passed it (then it is outside the retained window).
+    fn read_pinned(&self, seq: u64, pin: &Pin) -> Option<T> {
+        let pin = &pin.0.0;
+        pin.store(seq, Relaxed);
+        let _unpin = Unpin(pin);
+        // Dekker with `wait_for_readers`: our pin, then our look at the
+        // floor; the publisher's raised floor, then its look at the pins.
+        fence(SeqCst);
+        if seq < self.floor.0.claimed.load(Relaxed) {
             return None;
         }
-        Some(self.payloads[index].with(|slot| {
-            // SAFETY: the slot is read-locked (I2: no writer can enter until
-            // `_unlock` drops, even if `clone` panics) and its stamp is
-            // `seq + 1 != 0`, so it is initialised (I1).
-            unsafe { (*slot).assume_init_ref().clone() }
+        Some(self.cells[(seq & self.cell_mask) as usize].with(|cell| {
+            // SAFETY: the stamp `seq + 1` was seen (Acquire), so the cell
+            // was written with `seq` (I1); we are pinned at `seq >=
+            // floor.claimed`, so no publisher overwrites it until `_unpin`
+            // drops, even if `clone` panics (I2).
+            unsafe { (*cell).assume_init_ref().clone() }
         }))
     }
 }
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        for (Meta { stamp, .. }, payload) in self.meta.iter().zip(self.payloads.iter()) {
-            // Relaxed: `&mut self`, no other thread can access the ring.
-            if stamp.load(Relaxed) != 0 {
-                payload.with_mut(|slot| {
-                    // SAFETY: stamp != 0 means initialised (I1); we own the
-                    // ring, so this is the last access.
-                    unsafe { (*slot).assume_init_drop() }
-                });
-            }
+        // Every claim was written (publishers finish before the last handle
+        // drops), so cell `j` is initialised iff `j < tail` (I1).
+        let written = self.tail.0.load(Relaxed).min(self.cells.len() as u64);
+        for cell in &self.cells[..written as usize] {
+            cell.with_mut(|cell| {
+                // SAFETY: initialised (I1); we own the ring, so this is the
+                // last access.
+                unsafe { (*cell).assume_init_drop() }
+            });
         }
     }
 }
 
-/// Releases a read lock, also when a payload's `clone` panics.
-struct ReadLock<'a>(&'a AtomicU32);
+/// Unpins a reader, also when a payload's `clone` panics.
+struct Unpin<'a>(&'a AtomicU64);
 
-impl Drop for ReadLock<'_> {
+impl Drop for Unpin<'_> {
     fn drop(&mut self) {
-        // Release: our read of the payload happens before a writer's
-        // Acquire CAS that takes the slot.
-        self.0.fetch_sub(1, Release);
+        // Release: our clone happens before a publisher's Acquire look at
+        // the pin, before it overwrites the cell.
+        self.0.store(UNPINNED, Release);
     }
 }
 

@@ -33,6 +33,9 @@ fn receive_while_publishing<T: Clone + Send + Sync + 'static>(
     lost: &mut u64,
 ) {
     for _ in 0..attempts {
+        // A switch point: without one, loom runs these polls before the
+        // publisher thread and explores that single schedule.
+        thread::yield_now();
         match rx.try_recv() {
             Ok(msg) => delivered.push(msg),
             Err(TryRecvError::Lagged(n)) => *lost += n,
@@ -129,14 +132,51 @@ fn two_publishers_race_for_one_slot() {
 }
 
 #[test]
+fn two_publishers_reuse_cells_while_a_reader_reads() {
+    // Capacity 1, four messages from two publishers: the last two reuse the
+    // first two's cells while the reader may be cloning them.
+    model(|| {
+        let bus = SoaBus::<Pair>::with_capacity(1).unwrap();
+        let mut rx = bus.subscribe();
+        let publishers: Vec<_> = [1, 3]
+            .into_iter()
+            .map(|first| {
+                let bus = bus.clone();
+                thread::spawn(move || {
+                    for i in first..first + 2 {
+                        bus.publish(Pair(i, i));
+                    }
+                })
+            })
+            .collect();
+        let (mut delivered, mut lost) = (Vec::new(), 0);
+        receive_while_publishing(&mut rx, 2, &mut delivered, &mut lost);
+        for publisher in publishers {
+            publisher.join().unwrap();
+        }
+        drain(&mut rx, &mut delivered, &mut lost);
+        for Pair(a, b) in &delivered {
+            assert_eq!(a, b, "torn payload");
+        }
+        assert_eq!(
+            delivered.len() as u64 + lost,
+            4,
+            "{delivered:?} + {lost} lost"
+        );
+    });
+}
+
+#[test]
 fn a_reader_lapped_while_reading_reports_lag_never_a_torn_payload() {
+    // Capacity 1 has two payload cells: the third publish overwrites the
+    // first one's cell, racing the reader for it (the floor and pins).
     model(|| {
         let bus = SoaBus::<Pair>::with_capacity(1).unwrap();
         let mut rx = bus.subscribe();
         let publisher = {
             let bus = bus.clone();
             thread::spawn(move || {
-                for i in 1..=2 {
+                for i in 1..=3 {
                     bus.publish(Pair(i, i));
                 }
             })
@@ -148,7 +188,7 @@ fn a_reader_lapped_while_reading_reports_lag_never_a_torn_payload() {
         for Pair(a, b) in &delivered {
             assert_eq!(a, b, "torn payload");
         }
-        assert_eq!(delivered.len() as u64 + lost, 2);
+        assert_eq!(delivered.len() as u64 + lost, 3);
         assert!(
             delivered.windows(2).all(|w| w[0].0 < w[1].0),
             "stale or repeated: {delivered:?}"
