@@ -345,6 +345,14 @@ impl<T> fmt::Debug for ClassicReceiver<T> {
 
 impl<T: Clone + Send + Sync + 'static> BusReceiver<T> for ClassicReceiver<T> {
     async fn recv(&mut self) -> Result<T, RecvError> {
+        // A busy subscriber usually has a message waiting: take it without
+        // building (and dropping) tokio's `Recv` future and its waiter.
+        match self.try_recv() {
+            Ok(msg) => return Ok(msg),
+            Err(TryRecvError::Lagged(lost)) => return Err(RecvError::Lagged(lost)),
+            Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+            Err(TryRecvError::Empty) => {}
+        }
         let mut parked = false;
         let outcome = {
             let Self {

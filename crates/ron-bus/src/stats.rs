@@ -37,6 +37,10 @@ struct ThreadCounts {
     /// Publishes that reached nobody. Published = reached + unreached, so a
     /// publish touches exactly one counter.
     unreached: AtomicU64,
+    /// Deliveries that ended a park, recorded by receivers on this thread.
+    notify_sends: AtomicU64,
+    /// Deliveries to an awake receiver, recorded by receivers on this thread.
+    notify_suppressed: AtomicU64,
 }
 
 impl ThreadCounts {
@@ -57,12 +61,10 @@ struct SharedCounts {
     batch_len_sum: AtomicU64,
 }
 
-/// Counters that receivers (or the publisher's wake sweep) update.
+/// Counters that receivers update for rare events.
 #[derive(Debug, Default)]
 struct WakeCounts {
     receiver_lag: AtomicU64,
-    notify_sends: AtomicU64,
-    notify_suppressed: AtomicU64,
 }
 
 /// The statistics of one bus.
@@ -149,16 +151,24 @@ impl BusStats {
     }
 
     /// Counts wake-ups sent to parked subscribers and wake-ups skipped because
-    /// the subscriber was already awake or already notified.
+    /// the subscriber was already awake or already notified. Receivers add
+    /// their local counts whenever they go idle, all at once, so this is
+    /// sharded per thread like [`record_publish`](Self::record_publish):
+    /// many receivers going idle together do not contend on one line.
     pub fn record_notify(&self, sends: u64, suppressed: u64) {
-        if sends > 0 {
-            self.wake.0.notify_sends.fetch_add(sends, Ordering::Relaxed);
-        }
-        if suppressed > 0 {
-            self.wake
-                .0
-                .notify_suppressed
-                .fetch_add(suppressed, Ordering::Relaxed);
+        match self.shards.get(thread_slot::current()) {
+            // This thread owns the slot: it is the counters' only writer.
+            Some(shard) => {
+                ThreadCounts::bump(&shard.0.notify_sends, sends);
+                ThreadCounts::bump(&shard.0.notify_suppressed, suppressed);
+            }
+            None => {
+                let counts = &self.overflow.0;
+                counts.notify_sends.fetch_add(sends, Ordering::Relaxed);
+                counts
+                    .notify_suppressed
+                    .fetch_add(suppressed, Ordering::Relaxed);
+            }
         }
     }
 
@@ -166,10 +176,13 @@ impl BusStats {
     /// started is included.
     pub fn snapshot(&self) -> BusStatsSnapshot {
         let (mut published, mut no_receivers) = (0, 0);
+        let (mut notify_sends, mut notify_suppressed) = (0, 0);
         for shard in self.shards.iter().chain([&self.overflow]) {
             let unreached = shard.0.unreached.load(Ordering::Relaxed);
             published += shard.0.reached.load(Ordering::Relaxed) + unreached;
             no_receivers += unreached;
+            notify_sends += shard.0.notify_sends.load(Ordering::Relaxed);
+            notify_suppressed += shard.0.notify_suppressed.load(Ordering::Relaxed);
         }
         let shared = &self.shared.0;
         let wake = &self.wake.0;
@@ -189,8 +202,8 @@ impl BusStats {
             batch_publishes: shared.batches.load(Ordering::Relaxed),
             batch_len_buckets,
             batch_len_sum: shared.batch_len_sum.load(Ordering::Relaxed),
-            notify_sends: wake.notify_sends.load(Ordering::Relaxed),
-            notify_suppressed: wake.notify_suppressed.load(Ordering::Relaxed),
+            notify_sends,
+            notify_suppressed,
         }
     }
 }
