@@ -12,8 +12,9 @@
 //! [`BusStats::snapshot`] sums them. Threads beyond the slots (more than 64
 //! alive at once) share one `fetch_add` counter. Counts are
 //! exact at any instant (a snapshot sees every publish that returned before
-//! it started). Rarer events (lag, batches, wake-ups) use one `fetch_add`
-//! each.
+//! it started). Wake-up counts, which every receiver adds each time it
+//! goes idle (often all at once, after a burst), are sharded the same way.
+//! Rarer events (lag, batches) use one `fetch_add` each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
