@@ -3,13 +3,18 @@
 //! the same conformance kit as every backend.
 //!
 //! - **Publishing** claims a sequence number with one `fetch_add` on the
-//!   ring's tail, write-locks just that slot, writes the payload in place
-//!   (no allocation per message), stamps it and unlocks. Any number of
-//!   publishers; a publish never waits for a subscriber, only (for the
-//!   length of a `clone`) for a reader inside that very slot.
-//! - **Subscribers** each own a cursor. A subscriber that was lapped learns
-//!   from the slot's stamp exactly how many messages it lost (`Lagged(n)`)
-//!   and continues at the oldest retained one. No limit on their number.
+//!   ring's tail, writes the payload in place (no allocation per message)
+//!   and stamps its slot. Any number of publishers. Payload cells are twice
+//!   the capacity, so a publish overwrites a message already outside the
+//!   retained window; once per `capacity` publishes it raises the ring's
+//!   floor and waits only for a reader in the middle of cloning a message
+//!   below it.
+//! - **Subscribers** each own a cursor and a pin. Reading stores to the
+//!   pin (the subscriber's own cache line) and loads the stamp: readers
+//!   write no shared memory, so they never contend with each other or with
+//!   publishers. A subscriber that was lapped learns from the slot's stamp
+//!   exactly how many messages it lost (`Lagged(n)`) and continues at the
+//!   oldest retained one. No limit on their number.
 //! - **Wake-ups** are edge-triggered and coalesced: only parked subscribers
 //!   are woken, once per publish (or per `publish_many` batch); a publish
 //!   with nobody parked costs one fence and one load.
