@@ -30,9 +30,10 @@
 //!   many it skipped. Smaller: not written yet.
 //! - **Floor**: before overwriting the payload of `old = seq - 2 * capacity`,
 //!   a publisher makes sure `floor.safe > old`. If not, it raises
-//!   `floor.claimed` to `seq + 1 - capacity` (so this happens once per
-//!   `capacity` publishes), fences, waits for every pin below that to move,
-//!   then raises `floor.safe` to it. **I2**: a cell is only read while its
+//!   `floor.claimed` to `tail - capacity` (so this happens about once per
+//!   `capacity` publishes), fences, and raises `floor.safe` to the lower of
+//!   that and the lowest pin, waiting only while a reader is pinned on
+//!   `old` itself. **I2**: a cell is only read while its
 //!   reader is pinned at a sequence `>= floor.claimed` (checked after the
 //!   pin), and only written for a sequence whose old payload is below
 //!   `floor.safe`. The two fences make one side see the other (Dekker): a
@@ -251,12 +252,12 @@ impl<T> Ring<T> {
     fn wait_for_readers(&self, old: u64) {
         let floor = &self.floor.0;
         // Acquire: pairs with the Release raise of `safe` below, by us or
-        // another publisher, after its scan saw every pin move on.
+        // another publisher, after its scan saw the pins below it move on.
         if floor.safe.load(Acquire) > old {
             return;
         }
         // Everything below `tail - capacity` is outside the retained
-        // window; raising the floor to there covers the next `capacity`
+        // window; claiming up to there covers the next `capacity`
         // publishes.
         let to = self
             .tail
@@ -266,16 +267,27 @@ impl<T> Ring<T> {
             .max(old + 1);
         floor.claimed.fetch_max(to, Relaxed);
         // Dekker with `read_pinned`: our raised claim, then our look at the
-        // pins; the reader's pin, then its look at the claim.
+        // pins; the reader's pin, then its look at the claim. From here on
+        // nobody pins below `to`.
         fence(SeqCst);
+        // Cells below both `to` and every reader's pin are free: a reader
+        // pinned in between holds back only the publisher that needs its
+        // very cell. Pins only move up while pinned (cursors only grow), and
+        // a reader that pins again below `to` backs off, so each pin's value
+        // once it is past `old` bounds it from below.
+        let mut safe = to;
         for pin in lock(&self.pins).iter() {
-            // Acquire: pairs with the reader's Release unpin, so its clone
-            // happened before we overwrite anything.
-            while pin.0.load(Acquire) < to {
+            // Acquire: pairs with the reader's Release pin and unpin stores,
+            // so its clones before that value happened before we overwrite.
+            let mut at = pin.0.load(Acquire);
+            while at <= old {
+                // Cloning `old` itself (or backing off): wait for it.
                 crate::sync::spin();
+                at = pin.0.load(Acquire);
             }
+            safe = safe.min(at);
         }
-        floor.safe.fetch_max(to, Release);
+        floor.safe.fetch_max(safe, Release);
     }
 
     /// Parks a subscriber until the next wake sweep: registers `waker`,
@@ -388,7 +400,9 @@ impl<T: Clone> Ring<T> {
     /// the floor has passed it (then it is outside the retained window).
     fn read_pinned(&self, seq: u64, pin: &Pin) -> Option<T> {
         let pin = &pin.0.0;
-        pin.store(seq, Relaxed);
+        // Release: a publisher's scan that reads this pin also sees our
+        // earlier unpins, and so our earlier clones, happened before it.
+        pin.store(seq, Release);
         let _unpin = Unpin(pin);
         // Dekker with `wait_for_readers`: our pin, then our look at the
         // floor; the publisher's raised floor, then its look at the pins.
