@@ -20,8 +20,9 @@
 //!   is that of `seq - capacity` (0 for the first lap), then writes the cell
 //!   and stores the stamp `seq + 1`. So stamps only grow, and by induction
 //!   the cell's previous payload, `seq - 2 * capacity`, was written before.
-//!   **I1**: cell `j` is initialised iff a sequence `>= j` was claimed and
-//!   written, and it holds the newest written `s` with `s & cell_mask == j`.
+//!   **I1**: cell `j` is initialised once sequence `j`, its first, has been
+//!   written, and then holds the newest written `s` with `s & cell_mask ==
+//!   j`.
 //! - **Read**: a subscriber at cursor `c` loads the stamp of slot
 //!   `c & mask`. Equal to `c + 1`: it *pins* `c` (stores `c` to its own pin,
 //!   then a SeqCst fence), checks `c >= floor.claimed`, clones cell
@@ -45,8 +46,9 @@
 //!   the parked count; a parking subscriber registers, fences, and reads the
 //!   stamp again (Dekker), so one of them always sees the other.
 //!
-//! A read costs loads, one store and one fence on the reader's own cache
-//! line, and no write to any line another reader or a publisher writes.
+//! A read costs loads, two stores (pin, unpin) to the reader's own cache
+//! line and one fence, and writes no line another reader or a publisher
+//! writes.
 
 #![allow(unsafe_code)]
 
@@ -423,7 +425,7 @@ impl<T: Clone> Ring<T> {
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
         // Every claim was written (publishers finish before the last handle
-        // drops), so cell `j` is initialised iff `j < tail` (I1).
+        // drops), so cell `j` is initialised iff sequence `j < tail` (I1).
         let written = self.tail.0.load(Relaxed).min(self.cells.len() as u64);
         for cell in &self.cells[..written as usize] {
             cell.with_mut(|cell| {
