@@ -16,15 +16,19 @@ use crate::cmd::{cargo, show};
 use crate::project_root;
 
 /// Libraries in the comparables harness, in chart order.
-const LIBRARIES: [&str; 6] = [
+const LIBRARIES: [&str; 7] = [
     "ron-bus soa",
     "ron-bus classic",
     "tokio broadcast",
     "async-broadcast (overflow)",
+    "crossbeam-channel (per-sub, try_send)",
     "bus (backpressured)",
     "disruptor (backpressured)",
 ];
-const SUBSCRIBERS: [u32; 3] = [4, 8, 16];
+/// Subscriber counts of the harness's fan-out.
+const SUBSCRIBERS: [u32; 5] = [1, 2, 4, 8, 16];
+/// Subscriber counts the fan-out floors apply to.
+const GATED_SUBSCRIBERS: [u32; 3] = [4, 8, 16];
 
 /// What the benchmarks reported.
 #[derive(Default)]
@@ -33,6 +37,9 @@ struct Measured {
     fanout: BTreeMap<(String, u32), f64>,
     /// library → (p50 ns, p99 ns).
     latency: BTreeMap<String, (f64, f64)>,
+    /// (library, case: empty / idle / batch) → ns per publish (per message
+    /// for a batch).
+    publish: BTreeMap<(String, String), f64>,
     /// ratio key → median ratio.
     ratios: BTreeMap<String, f64>,
 }
@@ -50,26 +57,33 @@ struct Gate {
 pub fn run(quick: bool) -> Result<(), String> {
     let mut measured = Measured::default();
     let extra: &[&str] = if quick { &["--quick"] } else { &[] };
-    for (package, bench) in [
-        ("ron-bus-soa", "comparables"),
-        ("ron-bus-soa", "vs_classic"),
-        ("ron-bus-classic", "ratios"),
+    let dir = project_root().join("target").join("perf-gate");
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let json = dir.join("comparables.json");
+    let json_args = ["--json".to_owned(), json.display().to_string()];
+    for (package, bench, own) in [
+        ("ron-bus-soa", "comparables", &json_args[..]),
+        ("ron-bus-soa", "vs_classic", &[][..]),
+        ("ron-bus-classic", "ratios", &[][..]),
     ] {
-        let output = bench_output(package, bench, extra)?;
+        let args: Vec<&str> = extra
+            .iter()
+            .copied()
+            .chain(own.iter().map(String::as_str))
+            .collect();
+        let output = bench_output(package, bench, &args)?;
         parse(&output, &mut measured);
     }
     let gates = gates(&measured);
     let table = render_table(&gates);
     println!("{table}");
-    let dir = project_root().join("target").join("perf-gate");
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let svg = chart(&measured);
     fs::write(dir.join("fanout.svg"), svg).map_err(|e| format!("cannot write the chart: {e}"))?;
     let report = report(&measured, &table, quick);
     fs::write(dir.join("report.md"), report)
         .map_err(|e| format!("cannot write the report: {e}"))?;
     eprintln!(
-        "perf-gate: wrote {0}/report.md and {0}/fanout.svg",
+        "perf-gate: wrote {0}/report.md, {0}/fanout.svg and {0}/comparables.json",
         dir.display()
     );
 
@@ -134,6 +148,12 @@ fn parse(output: &str, into: &mut Measured) {
                     into.latency.insert((*library).to_owned(), (p50, p99));
                 }
             }
+            ["perf", "publish", library, case, value] => {
+                if let Ok(value) = value.parse() {
+                    into.publish
+                        .insert(((*library).to_owned(), (*case).to_owned()), value);
+                }
+            }
             ["perf", "ratio", key, value] => {
                 if let Ok(value) = value.parse() {
                     into.ratios.insert((*key).to_owned(), value);
@@ -158,7 +178,7 @@ fn gates(m: &Measured) -> Vec<Gate> {
     let ratio = |key: &str| m.ratios.get(key).copied();
     let fanout = |lib: &str, subs: u32| m.fanout.get(&(lib.to_owned(), subs)).copied();
     let over = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
-    for subs in SUBSCRIBERS {
+    for subs in GATED_SUBSCRIBERS {
         at_least(
             format!("SoA / classic fan-out, {subs} subs"),
             ratio(&format!("soa_vs_classic_fanout_{subs}")),
@@ -176,6 +196,15 @@ fn gates(m: &Measured) -> Vec<Gate> {
             over(
                 fanout("ron-bus soa", subs),
                 fanout("async-broadcast (overflow)", subs),
+            ),
+            1.0,
+            false,
+        );
+        at_least(
+            format!("SoA / crossbeam-channel fan-out, {subs} subs"),
+            over(
+                fanout("ron-bus soa", subs),
+                fanout("crossbeam-channel (per-sub, try_send)", subs),
             ),
             1.0,
             false,
@@ -311,7 +340,13 @@ fn report(m: &Measured, table: &str, quick: bool) -> String {
     );
     out.push_str("## Gates\n\n");
     out.push_str(table);
-    out.push_str("\n## Fan-out, million deliveries per second (capacity 1024)\n\n| library | 4 subs | 8 subs | 16 subs | p50 ns | p99 ns |\n|---|---|---|---|---|---|\n");
+    out.push_str("\n## Fan-out, million deliveries per second (capacity 1024)\n\n| library |");
+    for subs in SUBSCRIBERS {
+        let _ = write!(out, " {subs} subs |");
+    }
+    out.push_str(" p50 ns | p99 ns |\n|---|");
+    out.push_str(&"---|".repeat(SUBSCRIBERS.len() + 2));
+    out.push('\n');
     for lib in LIBRARIES {
         let cells: Vec<String> = SUBSCRIBERS
             .iter()
@@ -329,6 +364,21 @@ fn report(m: &Measured, table: &str, quick: bool) -> String {
             });
         let _ = writeln!(out, "| {lib} | {} | {p50} | {p99} |", cells.join(" | "));
     }
+    out.push_str("\n## Publish cost, ns (batch: per message, batches of 64 with `publish_many` for ron-bus, a loop of sends for the others, which have no batch call; `-`: would block or cannot be set up)\n\n| library | no subscriber | 1 idle subscriber | batch of 64 |\n|---|---|---|---|\n");
+    for lib in LIBRARIES {
+        let ns = |case: &str| {
+            m.publish
+                .get(&(lib.to_owned(), case.to_owned()))
+                .map_or("-".into(), |v| format!("{v:.2}"))
+        };
+        let _ = writeln!(
+            out,
+            "| {lib} | {} | {} | {} |",
+            ns("empty"),
+            ns("idle"),
+            ns("batch")
+        );
+    }
     out.push_str("\n![fan-out](fanout.svg)\n");
     out
 }
@@ -336,8 +386,8 @@ fn report(m: &Measured, table: &str, quick: bool) -> String {
 /// Deliveries per second against subscriber count, one line per library,
 /// log-scale y axis (the libraries span two orders of magnitude).
 fn chart(m: &Measured) -> String {
-    const COLORS: [&str; 6] = [
-        "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+    const COLORS: [&str; 7] = [
+        "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#ff7f0e", "#8c564b",
     ];
     let (w, h, left, right, top, bottom) = (720.0, 420.0, 70.0, 250.0, 30.0, 50.0);
     let values: Vec<f64> = m.fanout.values().copied().filter(|v| *v > 0.0).collect();

@@ -1,29 +1,41 @@
 //! The comparables harness: ron-bus's SoA and classic backends against the
-//! other Rust broadcast channels, measured side by side in one run.
+//! other Rust broadcast channels, the same scenarios for each, measured side
+//! by side in one run.
 //!
-//! * fan-out: one publisher thread, N subscriber OS threads in a blocking
-//!   receive, capacity 1024, deliveries per second (lossy channels count
-//!   only deliveries; `bus` and `disruptor` are backpressured, so they
-//!   deliver everything; disruptor's consumers busy-spin);
+//! * publish cost, ns per publish: with no subscriber, and with one
+//!   subscriber that never reads (the lag path of a lossy channel; a
+//!   backpressured one would block, so it has no figure);
+//! * batch publish, ns per message in batches of 64 to one idle subscriber:
+//!   the library's batch call where it has one (ron-bus `publish_many`),
+//!   else a loop of single publishes (marked as such);
+//! * fan-out: one publisher thread, 1 to 16 subscriber OS threads in a
+//!   blocking receive, capacity 1024, deliveries per second (lossy channels
+//!   count only deliveries; `bus` and `disruptor` are backpressured, so they
+//!   deliver everything; disruptor's consumers busy-spin; the crossbeam
+//!   fan-out is one bounded channel per subscriber fed with `try_send`,
+//!   which drops the newest message when a subscriber is full);
 //! * latency: one subscriber, the publisher stamps each message with the
 //!   time it sent it and paces sends 20 µs apart; p50 and p99 of the
 //!   receive time minus the stamp.
 //!
-//! Every round runs every library once, in rotating order; the table gives
+//! Every round runs every library once, in rotating order; the tables give
 //! medians over the rounds. Latency runs in blocks of 2,000 probes, every
 //! library's block back to back, and the table gives the medians of the
 //! blocks' p50 and p99: this VM stalls for milliseconds a few times a
 //! second, and a stall in one block should not decide a library's tail.
+//! `--json PATH` also writes every figure as JSON.
 //!
 //! ```text
 //! cargo bench -p ron-bus-soa --bench comparables            # 5 rounds
-//! cargo bench -p ron-bus-soa --bench comparables -- --rounds 9
+//! cargo bench -p ron-bus-soa --bench comparables -- --rounds 9 --json out.json
 //! # one library's fan-out alone, e.g. under `perf record`:
 //! cargo bench -p ron-bus-soa --bench comparables -- --only soa --fanout-only
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use std::fmt::Write as _;
+use std::hint::black_box;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -32,9 +44,11 @@ use ron_bus_classic::ClassicBus;
 use ron_bus_soa::SoaBus;
 
 const CAPACITY: usize = 1024;
-const SUBSCRIBERS: [usize; 3] = [4, 8, 16];
+const SUBSCRIBERS: [usize; 5] = [1, 2, 4, 8, 16];
 /// Latency probes per block (40 ms at the 20 µs pacing).
 const LATENCY_BLOCK: u64 = 2_000;
+/// Messages per batch in the batch-publish scenario.
+const BATCH: u64 = 64;
 
 /// Nanoseconds since the first call: the stamp carried by latency messages.
 fn now_ns() -> u64 {
@@ -42,14 +56,28 @@ fn now_ns() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// A library under test: spawn `subs` blocking subscribers that each count
-/// (or time) what they receive, then publish `messages`, then close.
+/// A library under test.
 trait Contender {
     const NAME: &'static str;
-    /// Runs one fan-out; returns deliveries per second.
+    /// Runs one fan-out to `subs` blocking subscribers; deliveries per second.
     fn fanout(subs: usize, messages: u64) -> f64;
     /// Runs one latency probe; returns the latencies in ns.
     fn latency(messages: u64) -> Vec<u64>;
+    /// ns per publish with `idle` (0 or 1) subscribers that never read;
+    /// `None` where that would block (backpressure) or cannot be set up.
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64>;
+    /// ns per message publishing batches of [`BATCH`] to one idle
+    /// subscriber, and whether a batch call (not a loop) did it.
+    fn batch_ns(batches: u64) -> Option<(f64, bool)>;
+}
+
+/// ns per iteration of `f`, run `ops` times.
+fn time_ns(ops: u64, mut f: impl FnMut(u64)) -> f64 {
+    let start = Instant::now();
+    for i in 0..ops {
+        f(i);
+    }
+    start.elapsed().as_secs_f64() * 1e9 / ops as f64
 }
 
 /// Publishes `messages` stamped with their send time, `gap` apart.
@@ -63,19 +91,57 @@ fn paced(messages: u64, gap: Duration, mut send: impl FnMut(u64)) {
     }
 }
 
+/// Runs one fan-out: `recv_all` on a thread per receiver, then
+/// `publish_all`; deliveries per second. The clock starts once every
+/// subscriber thread is running, and they wait for it awake (yielding, not
+/// parked), so thread start-up and wake-up are not what is measured: on 2
+/// cores a run could otherwise end before a subscriber gets going.
 fn run_fanout<R: Send + 'static>(
     receivers: Vec<R>,
     recv_all: fn(R) -> u64,
     publish_all: impl FnOnce(),
 ) -> f64 {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let subscribers = receivers.len();
+    let ready = std::sync::Arc::new(AtomicUsize::new(0));
+    let go = std::sync::Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = receivers
         .into_iter()
-        .map(|rx| std::thread::spawn(move || recv_all(rx)))
+        .map(|rx| {
+            let (ready, go) = (std::sync::Arc::clone(&ready), std::sync::Arc::clone(&go));
+            std::thread::spawn(move || {
+                ready.fetch_add(1, Ordering::AcqRel);
+                while !go.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                recv_all(rx)
+            })
+        })
         .collect();
+    while ready.load(Ordering::Acquire) < subscribers {
+        std::thread::yield_now();
+    }
+    go.store(true, Ordering::Release);
     let start = Instant::now();
     publish_all();
     let delivered: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
     delivered as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs a latency probe: `recv_all` on a thread collects latencies until
+/// the channel closes; `send` publishes one stamp (it is dropped when the
+/// probe is done, with whatever sender it owns); `close` drops the rest.
+fn run_latency<R: Send + 'static>(
+    rx: R,
+    recv_all: fn(R) -> Vec<u64>,
+    messages: u64,
+    send: impl FnMut(u64),
+    close: impl FnOnce(),
+) -> Vec<u64> {
+    let probe = std::thread::spawn(move || recv_all(rx));
+    paced(messages, Duration::from_micros(20), send);
+    close();
+    probe.join().unwrap()
 }
 
 struct Backend<B>(std::marker::PhantomData<B>);
@@ -102,139 +168,218 @@ fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
     }
 }
 
+impl<B: BusBackend<u64>> Backend<B> {
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        let bus = B::with_capacity(CAPACITY).unwrap();
+        let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
+        run_fanout(receivers, backend_recv_all::<B::Receiver>, move || {
+            for i in 0..messages {
+                bus.publish(i);
+            }
+        })
+    }
+
+    fn latency(messages: u64) -> Vec<u64> {
+        let bus = B::with_capacity(CAPACITY).unwrap();
+        let rx = bus.subscribe();
+        let publisher = bus.clone();
+        run_latency(
+            rx,
+            backend_latencies::<B::Receiver>,
+            messages,
+            move |stamp| {
+                publisher.publish(stamp);
+            },
+            move || drop(bus),
+        )
+    }
+
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        let bus = B::with_capacity(CAPACITY).unwrap();
+        let _idle: Vec<_> = (0..idle).map(|_| bus.subscribe()).collect();
+        Some(time_ns(ops, |i| {
+            black_box(bus.publish(i));
+        }))
+    }
+
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        let bus = B::with_capacity(CAPACITY).unwrap();
+        let _idle = bus.subscribe();
+        let per_batch = time_ns(batches, |b| {
+            black_box(bus.publish_many(b * BATCH..(b + 1) * BATCH));
+        });
+        Some((per_batch / BATCH as f64, true))
+    }
+}
+
 impl Contender for Backend<SoaBus<u64>> {
     const NAME: &'static str = "ron-bus soa";
     fn fanout(subs: usize, messages: u64) -> f64 {
-        backend_fanout::<SoaBus<u64>>(subs, messages)
+        Self::fanout(subs, messages)
     }
     fn latency(messages: u64) -> Vec<u64> {
-        backend_latency::<SoaBus<u64>>(messages)
+        Self::latency(messages)
+    }
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        Self::publish_ns(idle, ops)
+    }
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        Self::batch_ns(batches)
     }
 }
 
 impl Contender for Backend<ClassicBus<u64>> {
     const NAME: &'static str = "ron-bus classic";
     fn fanout(subs: usize, messages: u64) -> f64 {
-        backend_fanout::<ClassicBus<u64>>(subs, messages)
+        Self::fanout(subs, messages)
     }
     fn latency(messages: u64) -> Vec<u64> {
-        backend_latency::<ClassicBus<u64>>(messages)
+        Self::latency(messages)
     }
-}
-
-fn backend_fanout<B: BusBackend<u64>>(subs: usize, messages: u64) -> f64 {
-    let bus = B::with_capacity(CAPACITY).unwrap();
-    let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
-    run_fanout(receivers, backend_recv_all::<B::Receiver>, move || {
-        for i in 0..messages {
-            bus.publish(i);
-        }
-    })
-}
-
-fn backend_latency<B: BusBackend<u64>>(messages: u64) -> Vec<u64> {
-    let bus = B::with_capacity(CAPACITY).unwrap();
-    let rx = bus.subscribe();
-    let probe = std::thread::spawn(move || backend_latencies(rx));
-    paced(messages, Duration::from_micros(20), |stamp| {
-        bus.publish(stamp);
-    });
-    drop(bus);
-    probe.join().unwrap()
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        Self::publish_ns(idle, ops)
+    }
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        Self::batch_ns(batches)
+    }
 }
 
 struct Tokio;
+
+impl Tokio {
+    fn recv_all(mut rx: tokio::sync::broadcast::Receiver<u64>) -> u64 {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut got = 0;
+        loop {
+            match rx.blocking_recv() {
+                Ok(_) => got += 1,
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return got,
+            }
+        }
+    }
+
+    fn latencies(mut rx: tokio::sync::broadcast::Receiver<u64>) -> Vec<u64> {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut out = Vec::new();
+        loop {
+            match rx.blocking_recv() {
+                Ok(sent) => out.push(now_ns().saturating_sub(sent)),
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return out,
+            }
+        }
+    }
+}
 
 impl Contender for Tokio {
     const NAME: &'static str = "tokio broadcast";
     fn fanout(subs: usize, messages: u64) -> f64 {
         let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
         let receivers: Vec<_> = (0..subs).map(|_| tx.subscribe()).collect();
-        run_fanout(
-            receivers,
-            |mut rx| {
-                let mut got = 0;
-                loop {
-                    match rx.blocking_recv() {
-                        Ok(_) => got += 1,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return got,
-                    }
-                }
-            },
-            move || {
-                for i in 0..messages {
-                    let _ = tx.send(i);
-                }
-            },
-        )
+        run_fanout(receivers, Self::recv_all, move || {
+            for i in 0..messages {
+                let _ = tx.send(i);
+            }
+        })
     }
     fn latency(messages: u64) -> Vec<u64> {
-        let (tx, mut rx) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
-        let probe = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            loop {
-                match rx.blocking_recv() {
-                    Ok(sent) => out.push(now_ns().saturating_sub(sent)),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return out,
-                }
-            }
-        });
-        paced(messages, Duration::from_micros(20), |stamp| {
-            let _ = tx.send(stamp);
-        });
-        drop(tx);
-        probe.join().unwrap()
+        let (tx, rx) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
+        let publisher = tx.clone();
+        run_latency(
+            rx,
+            Self::latencies,
+            messages,
+            move |stamp| {
+                let _ = publisher.send(stamp);
+            },
+            move || drop(tx),
+        )
+    }
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
+        let _idle: Vec<_> = (0..idle).map(|_| tx.subscribe()).collect();
+        Some(time_ns(ops, |i| {
+            black_box(tx.send(i).unwrap_or(0));
+        }))
+    }
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        // No batch call: a loop of sends.
+        let per_message = Self::publish_ns(1, batches * BATCH)?;
+        Some((per_message, false))
     }
 }
 
 struct AsyncBroadcast;
 
+impl AsyncBroadcast {
+    fn channel() -> (async_broadcast::Sender<u64>, async_broadcast::Receiver<u64>) {
+        let (mut tx, rx) = async_broadcast::broadcast::<u64>(CAPACITY);
+        tx.set_overflow(true);
+        (tx, rx)
+    }
+
+    fn recv_all(mut rx: async_broadcast::Receiver<u64>) -> u64 {
+        let mut got = 0;
+        loop {
+            match rx.recv_blocking() {
+                Ok(_) => got += 1,
+                Err(async_broadcast::RecvError::Overflowed(_)) => {}
+                Err(async_broadcast::RecvError::Closed) => return got,
+            }
+        }
+    }
+
+    fn latencies(mut rx: async_broadcast::Receiver<u64>) -> Vec<u64> {
+        let mut out = Vec::new();
+        loop {
+            match rx.recv_blocking() {
+                Ok(sent) => out.push(now_ns().saturating_sub(sent)),
+                Err(async_broadcast::RecvError::Overflowed(_)) => {}
+                Err(async_broadcast::RecvError::Closed) => return out,
+            }
+        }
+    }
+}
+
 impl Contender for AsyncBroadcast {
     const NAME: &'static str = "async-broadcast (overflow)";
     fn fanout(subs: usize, messages: u64) -> f64 {
-        let (mut tx, rx) = async_broadcast::broadcast::<u64>(CAPACITY);
-        tx.set_overflow(true);
+        let (tx, rx) = Self::channel();
         let receivers: Vec<_> = (0..subs).map(|_| rx.clone()).collect();
         drop(rx);
-        run_fanout(
-            receivers,
-            |mut rx| {
-                let mut got = 0;
-                loop {
-                    match rx.recv_blocking() {
-                        Ok(_) => got += 1,
-                        Err(async_broadcast::RecvError::Overflowed(_)) => {}
-                        Err(async_broadcast::RecvError::Closed) => return got,
-                    }
-                }
-            },
-            move || {
-                for i in 0..messages {
-                    let _ = tx.try_broadcast(i);
-                }
-            },
-        )
+        run_fanout(receivers, Self::recv_all, move || {
+            for i in 0..messages {
+                let _ = tx.try_broadcast(i);
+            }
+        })
     }
     fn latency(messages: u64) -> Vec<u64> {
-        let (mut tx, mut rx) = async_broadcast::broadcast::<u64>(CAPACITY);
-        tx.set_overflow(true);
-        let probe = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            loop {
-                match rx.recv_blocking() {
-                    Ok(sent) => out.push(now_ns().saturating_sub(sent)),
-                    Err(async_broadcast::RecvError::Overflowed(_)) => {}
-                    Err(async_broadcast::RecvError::Closed) => return out,
-                }
-            }
-        });
-        paced(messages, Duration::from_micros(20), |stamp| {
-            let _ = tx.try_broadcast(stamp);
-        });
-        drop(tx);
-        probe.join().unwrap()
+        let (tx, rx) = Self::channel();
+        let publisher = tx.clone();
+        run_latency(
+            rx,
+            Self::latencies,
+            messages,
+            move |stamp| {
+                let _ = publisher.try_broadcast(stamp);
+            },
+            move || drop(tx),
+        )
+    }
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        let (tx, rx) = Self::channel();
+        // With no active receiver the channel stays open through an
+        // inactive one, and a broadcast is refused at once.
+        let _keep = (idle == 0).then(|| rx.clone().deactivate());
+        let _idle = (idle > 0).then_some(rx);
+        Some(time_ns(ops, |i| {
+            black_box(tx.try_broadcast(i).is_ok());
+        }))
+    }
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        let per_message = Self::publish_ns(1, batches * BATCH)?;
+        Some((per_message, false))
     }
 }
 
@@ -257,17 +402,33 @@ impl Contender for JonhooBus {
     }
     fn latency(messages: u64) -> Vec<u64> {
         let mut tx = bus::Bus::<u64>::new(CAPACITY);
-        let mut rx = tx.add_rx();
-        let probe = std::thread::spawn(move || {
-            rx.iter()
-                .map(|sent| now_ns().saturating_sub(sent))
-                .collect::<Vec<_>>()
-        });
-        paced(messages, Duration::from_micros(20), |stamp| {
-            tx.broadcast(stamp)
-        });
-        drop(tx);
-        probe.join().unwrap()
+        let rx = tx.add_rx();
+        // The sender moves into the send closure, which `paced` drops when
+        // done: that closes the reader.
+        run_latency(
+            rx,
+            |mut rx| {
+                rx.iter()
+                    .map(|sent| now_ns().saturating_sub(sent))
+                    .collect()
+            },
+            messages,
+            move |stamp| tx.broadcast(stamp),
+            || {},
+        )
+    }
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        // An idle reader would block the publisher once the ring is full.
+        if idle > 0 {
+            return None;
+        }
+        let mut tx = bus::Bus::<u64>::new(CAPACITY);
+        Some(time_ns(ops, |i| {
+            black_box(tx.try_broadcast(i).is_ok());
+        }))
+    }
+    fn batch_ns(_batches: u64) -> Option<(f64, bool)> {
+        None
     }
 }
 
@@ -292,7 +453,7 @@ impl Contender for Disruptor {
         for _ in 0..subs {
             let delivered = std::sync::Arc::clone(&delivered);
             builder = builder.handle_events_with(move |slot: &Slot, _seq, _end| {
-                std::hint::black_box(slot.value);
+                black_box(slot.value);
                 delivered.fetch_add(1, Ordering::Relaxed);
             });
         }
@@ -325,6 +486,78 @@ impl Contender for Disruptor {
         drop(producer);
         std::mem::take(&mut *seen.lock().unwrap())
     }
+    fn publish_ns(_idle: usize, _ops: u64) -> Option<f64> {
+        // Needs a consumer, and an idle one would block the producer.
+        None
+    }
+    fn batch_ns(_batches: u64) -> Option<(f64, bool)> {
+        None
+    }
+}
+
+struct Crossbeam;
+
+impl Crossbeam {
+    /// One bounded channel per subscriber.
+    fn channels(
+        subs: usize,
+    ) -> (
+        Vec<crossbeam_channel::Sender<u64>>,
+        Vec<crossbeam_channel::Receiver<u64>>,
+    ) {
+        (0..subs)
+            .map(|_| crossbeam_channel::bounded(CAPACITY))
+            .unzip()
+    }
+
+    /// Offers `msg` to every subscriber; a full one misses it.
+    fn send(senders: &[crossbeam_channel::Sender<u64>], msg: u64) -> usize {
+        senders.iter().filter(|tx| tx.try_send(msg).is_ok()).count()
+    }
+}
+
+impl Contender for Crossbeam {
+    const NAME: &'static str = "crossbeam-channel (per-sub, try_send)";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        let (senders, receivers) = Self::channels(subs);
+        run_fanout(
+            receivers,
+            |rx| rx.iter().count() as u64,
+            move || {
+                for i in 0..messages {
+                    Self::send(&senders, i);
+                }
+            },
+        )
+    }
+    fn latency(messages: u64) -> Vec<u64> {
+        let (senders, mut receivers) = Self::channels(1);
+        // The senders move into the send closure, which `paced` drops when
+        // done: that closes the reader.
+        run_latency(
+            receivers.remove(0),
+            |rx| {
+                rx.iter()
+                    .map(|sent| now_ns().saturating_sub(sent))
+                    .collect()
+            },
+            messages,
+            move |stamp| {
+                Self::send(&senders, stamp);
+            },
+            || {},
+        )
+    }
+    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
+        let (senders, _idle) = Self::channels(idle);
+        Some(time_ns(ops, |i| {
+            black_box(Self::send(&senders, i));
+        }))
+    }
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        let per_message = Self::publish_ns(1, batches * BATCH)?;
+        Some((per_message, false))
+    }
 }
 
 /// The `p` quantile of `sorted`, in ns; 0 when nothing was measured.
@@ -335,119 +568,264 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
         .map_or(0.0, |&ns| ns as f64)
 }
 
-/// The median of `v`; 0 when it is empty.
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v`; `None` when it is empty.
+fn median(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+    v.get(v.len() / 2).copied()
 }
 
-type Runner = (&'static str, fn(usize, u64) -> f64, fn(u64) -> Vec<u64>);
+/// One library's entry points.
+struct Runner {
+    name: &'static str,
+    fanout: fn(usize, u64) -> f64,
+    latency: fn(u64) -> Vec<u64>,
+    publish_ns: fn(usize, u64) -> Option<f64>,
+    batch_ns: fn(u64) -> Option<(f64, bool)>,
+}
 
 fn contender<C: Contender>() -> Runner {
-    (C::NAME, C::fanout, C::latency)
+    Runner {
+        name: C::NAME,
+        fanout: C::fanout,
+        latency: C::latency,
+        publish_ns: C::publish_ns,
+        batch_ns: C::batch_ns,
+    }
+}
+
+/// What one library measured, samples per round (or per latency block).
+#[derive(Default)]
+struct Samples {
+    /// Per subscriber count (index into `SUBSCRIBERS`): M deliveries/s.
+    fanout: Vec<Vec<f64>>,
+    /// (p50, p99) per latency block, ns.
+    latency: Vec<(f64, f64)>,
+    publish_empty: Vec<f64>,
+    publish_idle: Vec<f64>,
+    batch: Vec<f64>,
+    batch_native: bool,
+}
+
+/// Medians of one library's samples.
+struct Summary {
+    name: &'static str,
+    fanout: Vec<Option<f64>>,
+    p50: Option<f64>,
+    p99: Option<f64>,
+    publish_empty: Option<f64>,
+    publish_idle: Option<f64>,
+    batch: Option<f64>,
+    batch_native: bool,
+}
+
+impl Summary {
+    fn of(name: &'static str, s: &Samples) -> Self {
+        Self {
+            name,
+            fanout: s.fanout.iter().map(|v| median(v.clone())).collect(),
+            p50: median(s.latency.iter().map(|l| l.0).collect()),
+            p99: median(s.latency.iter().map(|l| l.1).collect()),
+            publish_empty: median(s.publish_empty.clone()),
+            publish_idle: median(s.publish_idle.clone()),
+            batch: median(s.batch.clone()),
+            batch_native: s.batch_native,
+        }
+    }
+}
+
+fn cell(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+fn json_number(v: Option<f64>) -> String {
+    v.map_or_else(|| "null".into(), |v| format!("{v:.4}"))
+}
+
+fn to_json(rounds: usize, messages: u64, probes: u64, all: &[Summary]) -> String {
+    let mut out = format!(
+        "{{\n  \"capacity\": {CAPACITY},\n  \"rounds\": {rounds},\n  \"fanout_messages\": {messages},\n  \"latency_probes_per_round\": {probes},\n  \"libraries\": [\n"
+    );
+    for (i, s) in all.iter().enumerate() {
+        let fanout: Vec<String> = SUBSCRIBERS
+            .iter()
+            .zip(&s.fanout)
+            .map(|(subs, v)| format!("\"{subs}\": {}", json_number(*v)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "    {{\"name\": \"{}\", \"fanout_m_deliveries_per_s\": {{{}}}, \"latency_p50_ns\": {}, \"latency_p99_ns\": {}, \"publish_no_subscriber_ns\": {}, \"publish_idle_subscriber_ns\": {}, \"batch_ns_per_message\": {}, \"batch_call\": {}}}{}",
+            s.name,
+            fanout.join(", "),
+            json_number(s.p50),
+            json_number(s.p99),
+            json_number(s.publish_empty),
+            json_number(s.publish_idle),
+            json_number(s.batch),
+            s.batch_native,
+            if i + 1 < all.len() { "," } else { "" }
+        );
+    }
+    out.push_str("  ]\n}\n");
+    out
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
     // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
     let full = args.iter().any(|a| a == "--bench");
     let quick = args.iter().any(|a| a == "--quick");
-    let rounds = args
-        .iter()
-        .position(|a| a == "--rounds")
-        .and_then(|i| args.get(i + 1))
+    let rounds = value_of("--rounds")
         .and_then(|r| r.parse().ok())
         .unwrap_or(if full && !quick { 5 } else { 1 });
-    let (messages, mut probes) = match (full, quick) {
-        (true, false) => (200_000, 20_000),
-        (true, true) => (50_000, 2_000),
-        (false, _) => (5_000, 500),
+    let (messages, mut probes, ops) = match (full, quick) {
+        (true, false) => (200_000, 20_000, 2_000_000),
+        (true, true) => (50_000, 2_000, 500_000),
+        (false, _) => (5_000, 500, 10_000),
     };
-    // `--fanout-only` skips the latency probes (for profiling the fan-out).
-    if args.iter().any(|a| a == "--fanout-only") {
+    // `--fanout-only` skips the other scenarios (for profiling the fan-out).
+    let fanout_only = args.iter().any(|a| a == "--fanout-only");
+    if fanout_only {
         probes = 0;
     }
-    // `--only NAME` keeps the libraries whose name contains NAME (for
-    // profiling one of them).
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let all_runners = [
+    // `--only NAME` keeps the libraries whose name contains NAME.
+    let only = value_of("--only");
+    let runners: Vec<Runner> = [
         contender::<Backend<SoaBus<u64>>>(),
         contender::<Backend<ClassicBus<u64>>>(),
         contender::<Tokio>(),
         contender::<AsyncBroadcast>(),
+        contender::<Crossbeam>(),
         contender::<JonhooBus>(),
         contender::<Disruptor>(),
-    ];
-    let runners: Vec<Runner> = all_runners
-        .into_iter()
-        .filter(|r| only.as_deref().is_none_or(|name| r.0.contains(name)))
+    ]
+    .into_iter()
+    .filter(|r| only.as_deref().is_none_or(|name| r.name.contains(name)))
+    .collect();
+
+    let mut samples: Vec<Samples> = runners
+        .iter()
+        .map(|_| Samples {
+            fanout: vec![Vec::new(); SUBSCRIBERS.len()],
+            ..Samples::default()
+        })
         .collect();
-    // fanout[runner][subs index] = samples (M deliveries/s)
-    let mut fanout = vec![vec![Vec::new(); SUBSCRIBERS.len()]; runners.len()];
-    // latency[runner] = (p50, p99) of each block, in ns.
-    let mut latency: Vec<Vec<(f64, f64)>> = vec![Vec::new(); runners.len()];
-    // Latency runs in blocks, every library's block back to back, so a
-    // stall of the VM lands in one library's block, not in one library's
-    // whole run; each block gives a p50 and a p99.
     let blocks = (probes / LATENCY_BLOCK).max(1);
     let block = probes.min(LATENCY_BLOCK);
     for round in 0..rounds {
         for offset in 0..runners.len() {
             let r = (round + offset) % runners.len();
+            let (runner, sample) = (&runners[r], &mut samples[r]);
             for (s, subs) in SUBSCRIBERS.iter().enumerate() {
-                fanout[r][s].push((runners[r].1)(*subs, messages) / 1e6);
+                sample.fanout[s].push((runner.fanout)(*subs, messages) / 1e6);
+            }
+            if fanout_only {
+                continue;
+            }
+            sample.publish_empty.extend((runner.publish_ns)(0, ops));
+            sample.publish_idle.extend((runner.publish_ns)(1, ops));
+            if let Some((ns, native)) = (runner.batch_ns)(ops / BATCH) {
+                sample.batch.push(ns);
+                sample.batch_native = native;
             }
         }
+        // Latency in blocks, every library's block back to back, so a stall
+        // of the VM lands in one library's block, not its whole run.
         for b in 0..blocks {
             for offset in 0..runners.len() {
                 let r = (round + b as usize + offset) % runners.len();
                 if block > 0 {
-                    let mut lat = (runners[r].2)(block);
+                    let mut lat = (runners[r].latency)(block);
                     lat.sort_unstable();
-                    latency[r].push((percentile(&lat, 0.5), percentile(&lat, 0.99)));
+                    samples[r]
+                        .latency
+                        .push((percentile(&lat, 0.5), percentile(&lat, 0.99)));
                 }
             }
         }
     }
+    let summaries: Vec<Summary> = runners
+        .iter()
+        .zip(&samples)
+        .map(|(runner, s)| Summary::of(runner.name, s))
+        .collect();
+
     println!(
         "rounds: {rounds}, {messages} messages per fan-out, {probes} latency probes per round, capacity {CAPACITY}"
     );
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "library", "4 subs", "8 subs", "16 subs", "p50 ns", "p99 ns"
+        "\n{:<38} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "fan-out (M deliveries/s), latency",
+        "1 sub",
+        "2 subs",
+        "4 subs",
+        "8 subs",
+        "16 subs",
+        "p50 ns",
+        "p99 ns"
     );
-    let mut latencies = Vec::new();
-    for (r, runner) in runners.iter().enumerate() {
-        // Medians over the blocks of each block's percentiles.
-        let p50 = median(latency[r].iter().map(|l| l.0).collect());
-        let p99 = median(latency[r].iter().map(|l| l.1).collect());
-        latencies.push((runner.0, p50, p99));
-        let cells: Vec<String> = fanout[r]
+    for s in &summaries {
+        let cells: Vec<String> = s
+            .fanout
             .iter()
-            .map(|s| format!("{:>8.2} M", median(s.clone())))
+            .map(|v| format!("{:>9}", cell(*v, 2)))
             .collect();
         println!(
-            "{:<28} {} {p50:>10.0} {p99:>10.0}",
-            runner.0,
+            "{:<38} {} {:>9} {:>9}",
+            s.name,
             cells.join(" "),
+            cell(s.p50, 0),
+            cell(s.p99, 0)
         );
     }
+    println!(
+        "\n{:<38} {:>12} {:>12} {:>14}",
+        "publish cost (ns)", "no sub", "1 idle sub", "batch of 64/msg"
+    );
+    for s in &summaries {
+        let batch = match (s.batch, s.batch_native) {
+            (Some(ns), true) => format!("{ns:.2}"),
+            (Some(ns), false) => format!("{ns:.2} (loop)"),
+            (None, _) => "-".into(),
+        };
+        println!(
+            "{:<38} {:>12} {:>12} {:>14}",
+            s.name,
+            cell(s.publish_empty, 2),
+            cell(s.publish_idle, 2),
+            batch
+        );
+    }
+
     // Machine-readable lines for `cargo xtask perf-gate`.
-    for (r, runner) in runners.iter().enumerate() {
-        for (s, subs) in SUBSCRIBERS.iter().enumerate() {
-            println!(
-                "perf\tfanout\t{}\t{subs}\t{:.4}",
-                runner.0,
-                median(fanout[r][s].clone())
-            );
+    for s in &summaries {
+        for (subs, v) in SUBSCRIBERS.iter().zip(&s.fanout) {
+            if let Some(v) = v {
+                println!("perf\tfanout\t{}\t{subs}\t{v:.4}", s.name);
+            }
+        }
+        if let (Some(p50), Some(p99)) = (s.p50, s.p99) {
+            println!("perf\tlatency\t{}\t{p50:.0}\t{p99:.0}", s.name);
+        }
+        for (case, v) in [
+            ("empty", s.publish_empty),
+            ("idle", s.publish_idle),
+            ("batch", s.batch),
+        ] {
+            if let Some(v) = v {
+                println!("perf\tpublish\t{}\t{case}\t{v:.4}", s.name);
+            }
         }
     }
-    for (name, p50, p99) in &latencies {
-        println!("perf\tlatency\t{name}\t{p50:.0}\t{p99:.0}");
+    if let Some(path) = value_of("--json") {
+        std::fs::write(&path, to_json(rounds, messages, probes, &summaries))
+            .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+        eprintln!("comparables: wrote {path}");
     }
 }
