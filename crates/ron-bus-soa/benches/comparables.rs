@@ -67,8 +67,11 @@ trait Contender {
     /// `None` where that would block (backpressure) or cannot be set up.
     fn publish_ns(idle: usize, ops: u64) -> Option<f64>;
     /// ns per message publishing batches of [`BATCH`] to one idle
-    /// subscriber, and whether a batch call (not a loop) did it.
-    fn batch_ns(batches: u64) -> Option<(f64, bool)>;
+    /// subscriber, and whether a batch call (not a loop) did it. Without a
+    /// batch call, a loop of single publishes.
+    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
+        Self::publish_ns(1, batches * BATCH).map(|ns| (ns, false))
+    }
 }
 
 /// ns per iteration of `f`, run `ops` times.
@@ -168,7 +171,22 @@ fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
     }
 }
 
-impl<B: BusBackend<u64>> Backend<B> {
+/// The harness's name for a ron-bus backend.
+trait BackendName {
+    const NAME: &'static str;
+}
+
+impl BackendName for SoaBus<u64> {
+    const NAME: &'static str = "ron-bus soa";
+}
+
+impl BackendName for ClassicBus<u64> {
+    const NAME: &'static str = "ron-bus classic";
+}
+
+impl<B: BusBackend<u64> + BackendName> Contender for Backend<B> {
+    const NAME: &'static str = B::NAME;
+
     fn fanout(subs: usize, messages: u64) -> f64 {
         let bus = B::with_capacity(CAPACITY).unwrap();
         let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
@@ -209,38 +227,6 @@ impl<B: BusBackend<u64>> Backend<B> {
             black_box(bus.publish_many(b * BATCH..(b + 1) * BATCH));
         });
         Some((per_batch / BATCH as f64, true))
-    }
-}
-
-impl Contender for Backend<SoaBus<u64>> {
-    const NAME: &'static str = "ron-bus soa";
-    fn fanout(subs: usize, messages: u64) -> f64 {
-        Self::fanout(subs, messages)
-    }
-    fn latency(messages: u64) -> Vec<u64> {
-        Self::latency(messages)
-    }
-    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
-        Self::publish_ns(idle, ops)
-    }
-    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
-        Self::batch_ns(batches)
-    }
-}
-
-impl Contender for Backend<ClassicBus<u64>> {
-    const NAME: &'static str = "ron-bus classic";
-    fn fanout(subs: usize, messages: u64) -> f64 {
-        Self::fanout(subs, messages)
-    }
-    fn latency(messages: u64) -> Vec<u64> {
-        Self::latency(messages)
-    }
-    fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
-        Self::publish_ns(idle, ops)
-    }
-    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
-        Self::batch_ns(batches)
     }
 }
 
@@ -302,11 +288,6 @@ impl Contender for Tokio {
         Some(time_ns(ops, |i| {
             black_box(tx.send(i).unwrap_or(0));
         }))
-    }
-    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
-        // No batch call: a loop of sends.
-        let per_message = Self::publish_ns(1, batches * BATCH)?;
-        Some((per_message, false))
     }
 }
 
@@ -377,10 +358,6 @@ impl Contender for AsyncBroadcast {
             black_box(tx.try_broadcast(i).is_ok());
         }))
     }
-    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
-        let per_message = Self::publish_ns(1, batches * BATCH)?;
-        Some((per_message, false))
-    }
 }
 
 struct JonhooBus;
@@ -426,9 +403,6 @@ impl Contender for JonhooBus {
         Some(time_ns(ops, |i| {
             black_box(tx.try_broadcast(i).is_ok());
         }))
-    }
-    fn batch_ns(_batches: u64) -> Option<(f64, bool)> {
-        None
     }
 }
 
@@ -488,9 +462,6 @@ impl Contender for Disruptor {
     }
     fn publish_ns(_idle: usize, _ops: u64) -> Option<f64> {
         // Needs a consumer, and an idle one would block the producer.
-        None
-    }
-    fn batch_ns(_batches: u64) -> Option<(f64, bool)> {
         None
     }
 }
@@ -553,10 +524,6 @@ impl Contender for Crossbeam {
         Some(time_ns(ops, |i| {
             black_box(Self::send(&senders, i));
         }))
-    }
-    fn batch_ns(batches: u64) -> Option<(f64, bool)> {
-        let per_message = Self::publish_ns(1, batches * BATCH)?;
-        Some((per_message, false))
     }
 }
 
