@@ -132,18 +132,16 @@ fn run_fanout<R: Send + 'static>(
 }
 
 /// Runs a latency probe: `recv_all` on a thread collects latencies until
-/// the channel closes; `send` publishes one stamp (it is dropped when the
-/// probe is done, with whatever sender it owns); `close` drops the rest.
+/// the channel closes; `send` publishes one stamp and owns the sender, so
+/// dropping it when the probe is done closes the channel.
 fn run_latency<R: Send + 'static>(
     rx: R,
     recv_all: fn(R) -> Vec<u64>,
     messages: u64,
     send: impl FnMut(u64),
-    close: impl FnOnce(),
 ) -> Vec<u64> {
     let probe = std::thread::spawn(move || recv_all(rx));
     paced(messages, Duration::from_micros(20), send);
-    close();
     probe.join().unwrap()
 }
 
@@ -200,15 +198,13 @@ impl<B: BusBackend<u64> + BackendName> Contender for Backend<B> {
     fn latency(messages: u64) -> Vec<u64> {
         let bus = B::with_capacity(CAPACITY).unwrap();
         let rx = bus.subscribe();
-        let publisher = bus.clone();
         run_latency(
             rx,
             backend_latencies::<B::Receiver>,
             messages,
             move |stamp| {
-                publisher.publish(stamp);
+                bus.publish(stamp);
             },
-            move || drop(bus),
         )
     }
 
@@ -271,16 +267,9 @@ impl Contender for Tokio {
     }
     fn latency(messages: u64) -> Vec<u64> {
         let (tx, rx) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
-        let publisher = tx.clone();
-        run_latency(
-            rx,
-            Self::latencies,
-            messages,
-            move |stamp| {
-                let _ = publisher.send(stamp);
-            },
-            move || drop(tx),
-        )
+        run_latency(rx, Self::latencies, messages, move |stamp| {
+            let _ = tx.send(stamp);
+        })
     }
     fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
         let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
@@ -337,16 +326,9 @@ impl Contender for AsyncBroadcast {
     }
     fn latency(messages: u64) -> Vec<u64> {
         let (tx, rx) = Self::channel();
-        let publisher = tx.clone();
-        run_latency(
-            rx,
-            Self::latencies,
-            messages,
-            move |stamp| {
-                let _ = publisher.try_broadcast(stamp);
-            },
-            move || drop(tx),
-        )
+        run_latency(rx, Self::latencies, messages, move |stamp| {
+            let _ = tx.try_broadcast(stamp);
+        })
     }
     fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
         let (tx, rx) = Self::channel();
@@ -380,8 +362,6 @@ impl Contender for JonhooBus {
     fn latency(messages: u64) -> Vec<u64> {
         let mut tx = bus::Bus::<u64>::new(CAPACITY);
         let rx = tx.add_rx();
-        // The sender moves into the send closure, which `paced` drops when
-        // done: that closes the reader.
         run_latency(
             rx,
             |mut rx| {
@@ -391,7 +371,6 @@ impl Contender for JonhooBus {
             },
             messages,
             move |stamp| tx.broadcast(stamp),
-            || {},
         )
     }
     fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
@@ -503,8 +482,6 @@ impl Contender for Crossbeam {
     }
     fn latency(messages: u64) -> Vec<u64> {
         let (senders, mut receivers) = Self::channels(1);
-        // The senders move into the send closure, which `paced` drops when
-        // done: that closes the reader.
         run_latency(
             receivers.remove(0),
             |rx| {
@@ -516,7 +493,6 @@ impl Contender for Crossbeam {
             move |stamp| {
                 Self::send(&senders, stamp);
             },
-            || {},
         )
     }
     fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
