@@ -145,28 +145,44 @@ fn run_latency<R: Send + 'static>(
     probe.join().unwrap()
 }
 
+/// One blocking receive of a lossy channel: a message, `None` for a loss
+/// report, or `Err` once the channel is closed and drained.
+type Next = Result<Option<u64>, ()>;
+
+/// Receives until closed; counts the messages.
+fn count_until_closed(mut next: impl FnMut() -> Next) -> u64 {
+    let mut got = 0;
+    while let Ok(msg) = next() {
+        got += u64::from(msg.is_some());
+    }
+    got
+}
+
+/// Receives stamped messages until closed; their latencies in ns.
+fn latencies_until_closed(mut next: impl FnMut() -> Next) -> Vec<u64> {
+    let mut out = Vec::new();
+    while let Ok(msg) = next() {
+        out.extend(msg.map(|sent| now_ns().saturating_sub(sent)));
+    }
+    out
+}
+
 struct Backend<B>(std::marker::PhantomData<B>);
 
-fn backend_recv_all<R: BusReceiver<u64>>(mut rx: R) -> u64 {
-    let mut got = 0;
-    loop {
-        match rx.blocking_recv() {
-            Ok(_) => got += 1,
-            Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => return got,
-        }
+fn backend_next<R: BusReceiver<u64>>(rx: &mut R) -> Next {
+    match rx.blocking_recv() {
+        Ok(msg) => Ok(Some(msg)),
+        Err(RecvError::Lagged(_)) => Ok(None),
+        Err(RecvError::Closed) => Err(()),
     }
 }
 
+fn backend_recv_all<R: BusReceiver<u64>>(mut rx: R) -> u64 {
+    count_until_closed(|| backend_next(&mut rx))
+}
+
 fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
-    let mut out = Vec::new();
-    loop {
-        match rx.blocking_recv() {
-            Ok(sent) => out.push(now_ns().saturating_sub(sent)),
-            Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => return out,
-        }
-    }
+    latencies_until_closed(|| backend_next(&mut rx))
 }
 
 /// The harness's name for a ron-bus backend.
@@ -229,28 +245,21 @@ impl<B: BusBackend<u64> + BackendName> Contender for Backend<B> {
 struct Tokio;
 
 impl Tokio {
-    fn recv_all(mut rx: tokio::sync::broadcast::Receiver<u64>) -> u64 {
+    fn next(rx: &mut tokio::sync::broadcast::Receiver<u64>) -> Next {
         use tokio::sync::broadcast::error::RecvError;
-        let mut got = 0;
-        loop {
-            match rx.blocking_recv() {
-                Ok(_) => got += 1,
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return got,
-            }
+        match rx.blocking_recv() {
+            Ok(msg) => Ok(Some(msg)),
+            Err(RecvError::Lagged(_)) => Ok(None),
+            Err(RecvError::Closed) => Err(()),
         }
     }
 
+    fn recv_all(mut rx: tokio::sync::broadcast::Receiver<u64>) -> u64 {
+        count_until_closed(|| Self::next(&mut rx))
+    }
+
     fn latencies(mut rx: tokio::sync::broadcast::Receiver<u64>) -> Vec<u64> {
-        use tokio::sync::broadcast::error::RecvError;
-        let mut out = Vec::new();
-        loop {
-            match rx.blocking_recv() {
-                Ok(sent) => out.push(now_ns().saturating_sub(sent)),
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return out,
-            }
-        }
+        latencies_until_closed(|| Self::next(&mut rx))
     }
 }
 
@@ -289,26 +298,20 @@ impl AsyncBroadcast {
         (tx, rx)
     }
 
-    fn recv_all(mut rx: async_broadcast::Receiver<u64>) -> u64 {
-        let mut got = 0;
-        loop {
-            match rx.recv_blocking() {
-                Ok(_) => got += 1,
-                Err(async_broadcast::RecvError::Overflowed(_)) => {}
-                Err(async_broadcast::RecvError::Closed) => return got,
-            }
+    fn next(rx: &mut async_broadcast::Receiver<u64>) -> Next {
+        match rx.recv_blocking() {
+            Ok(msg) => Ok(Some(msg)),
+            Err(async_broadcast::RecvError::Overflowed(_)) => Ok(None),
+            Err(async_broadcast::RecvError::Closed) => Err(()),
         }
     }
 
+    fn recv_all(mut rx: async_broadcast::Receiver<u64>) -> u64 {
+        count_until_closed(|| Self::next(&mut rx))
+    }
+
     fn latencies(mut rx: async_broadcast::Receiver<u64>) -> Vec<u64> {
-        let mut out = Vec::new();
-        loop {
-            match rx.recv_blocking() {
-                Ok(sent) => out.push(now_ns().saturating_sub(sent)),
-                Err(async_broadcast::RecvError::Overflowed(_)) => {}
-                Err(async_broadcast::RecvError::Closed) => return out,
-            }
-        }
+        latencies_until_closed(|| Self::next(&mut rx))
     }
 }
 

@@ -45,6 +45,19 @@ fn receive_while_publishing<T: Clone + Send + Sync + 'static>(
     }
 }
 
+/// Every delivered pair is whole, and every one of `published` messages was
+/// delivered or counted lost.
+fn assert_intact(delivered: &[Pair], lost: u64, published: u64) {
+    for Pair(a, b) in delivered {
+        assert_eq!(a, b, "torn payload");
+    }
+    assert_eq!(
+        delivered.len() as u64 + lost,
+        published,
+        "{delivered:?} + {lost} lost"
+    );
+}
+
 /// Drains `rx` (publishers done): every message delivered, or counted lost.
 fn drain<T: Clone + Send + Sync + 'static>(
     rx: &mut impl BusReceiver<T>,
@@ -155,14 +168,7 @@ fn two_publishers_reuse_cells_while_a_reader_reads() {
             publisher.join().unwrap();
         }
         drain(&mut rx, &mut delivered, &mut lost);
-        for Pair(a, b) in &delivered {
-            assert_eq!(a, b, "torn payload");
-        }
-        assert_eq!(
-            delivered.len() as u64 + lost,
-            4,
-            "{delivered:?} + {lost} lost"
-        );
+        assert_intact(&delivered, lost, 4);
     });
 }
 
@@ -185,10 +191,7 @@ fn a_reader_lapped_while_reading_reports_lag_never_a_torn_payload() {
         receive_while_publishing(&mut rx, 2, &mut delivered, &mut lost);
         publisher.join().unwrap();
         drain(&mut rx, &mut delivered, &mut lost);
-        for Pair(a, b) in &delivered {
-            assert_eq!(a, b, "torn payload");
-        }
-        assert_eq!(delivered.len() as u64 + lost, 3);
+        assert_intact(&delivered, lost, 3);
         assert!(
             delivered.windows(2).all(|w| w[0].0 < w[1].0),
             "stale or repeated: {delivered:?}"
