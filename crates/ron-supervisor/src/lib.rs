@@ -4,8 +4,8 @@
 //! watches each run, and when one ends decides by the child's [`Restart`]
 //! policy and the supervisor's [`Strategy`] what to restart:
 //!
-//! - a **crash** is an `Err` or a panic; its reason is the error's text or
-//!   the panic message;
+//! - a **crash** is an `Err` or a panic, in the child's run or in its
+//!   factory; its reason is the error's text or the panic message;
 //! - restarts wait a jittered exponential [`Backoff`] (100 ms doubling to a
 //!   30 s cap, never above the cap), which starts over once a child has run
 //!   for the builder's `reset_after`;

@@ -309,7 +309,13 @@ impl Supervisor {
                     cancel: child_cancel.clone(),
                     reporter: Arc::clone(&self.reporter),
                 };
-                let handle = tokio::spawn((slot.spec.factory)(ctx));
+                // The factory is called inside the child's task, not here:
+                // a panic in its synchronous part (an `unwrap` while wiring
+                // the child) then ends that task like a panic in its run, a
+                // crash of this child only, instead of unwinding through
+                // `run` and taking every sibling down with the supervisor.
+                let factory = Arc::clone(&slot.spec.factory);
+                let handle = tokio::spawn(async move { factory(ctx).await });
                 slot.running = Some(Running {
                     handle,
                     cancel: child_cancel,

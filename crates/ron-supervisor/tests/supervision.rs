@@ -609,3 +609,64 @@ async fn ignore_cancellation() -> Result<(), std::io::Error> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_factory_that_panics_is_a_crash_of_that_child_only() {
+    let (events, starts) = (Events::default(), Starts::default());
+    // The synchronous part panics (an `unwrap` while wiring the child) on
+    // its first call only; the sibling must live on through it.
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let recorded = starts.clone();
+    let wiring = ChildSpec::new("wiring", move |ctx| {
+        recorded.record("wiring");
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        assert!(call > 0, "wiring failed on call {call}");
+        async move {
+            ctx.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        }
+    });
+    let supervisor = Supervisor::builder()
+        .seed(5)
+        .reporter(events.reporter())
+        .child(failing_on("sibling", &starts, &[]))
+        .child(wiring)
+        .build();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(supervisor.run(stop.clone()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.cancel();
+    let report = running
+        .await
+        .expect("a panicking factory must not unwind through Supervisor::run")
+        .unwrap();
+
+    assert_eq!(starts.names(), ["sibling", "wiring", "wiring"]);
+    assert_eq!(
+        report.clean,
+        [Arc::<str>::from("wiring"), Arc::<str>::from("sibling")],
+        "the sibling ran on, untouched, until shutdown"
+    );
+    let crashes: Vec<_> = events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            SupervisorEvent::Crashed {
+                service,
+                reason,
+                restart_in,
+            } => Some((service.to_string(), reason.to_string(), restart_in.is_some())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        crashes,
+        [(
+            "wiring".to_owned(),
+            "wiring failed on call 0".to_owned(),
+            true
+        )],
+        "reported as a crash with the panic message, and restarted"
+    );
+}
