@@ -13,8 +13,10 @@
 //!   OTP); one more and the supervisor stops every child and
 //!   [`Supervisor::run`] returns [`SupervisorError::IntensityExceeded`];
 //! - **shutdown** cancels the token given to `run`: children stop in reverse
-//!   start order, each within its shutdown timeout or aborted past it, and
-//!   the [`ShutdownReport`] says which was which.
+//!   start order, each within its shutdown timeout or aborted past it; a
+//!   child blocking its thread, which no abort reaches, is given up on
+//!   [`ABORT_GRACE`] after its abort and left detached; the
+//!   [`ShutdownReport`] says which was which.
 //!
 //! The crate knows nothing of buses or metrics: everything that happens is a
 //! [`SupervisorEvent`] handed to a [`Reporter`] (a trait, or any closure),
@@ -63,6 +65,8 @@ mod supervisor;
 pub use backoff::{Backoff, Rng};
 pub use child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
 pub use report::{LogReporter, Reporter, StopCause, StopKind, SupervisorEvent};
-pub use supervisor::{ShutdownReport, Strategy, Supervisor, SupervisorBuilder, SupervisorError};
+pub use supervisor::{
+    ABORT_GRACE, ShutdownReport, Strategy, Supervisor, SupervisorBuilder, SupervisorError,
+};
 /// The token that asks a supervisor (and through it, its children) to stop.
 pub use tokio_util::sync::CancellationToken;

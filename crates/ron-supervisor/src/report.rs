@@ -34,13 +34,18 @@ pub enum SupervisorEvent {
         /// (its work is done).
         restart_in: Option<Duration>,
     },
-    /// The child is being restarted because of a sibling (one-for-all,
-    /// rest-for-one).
+    /// The child was stopped to be restarted with a sibling (one-for-all,
+    /// rest-for-one); reported once the stop is over.
     StoppedForSibling {
         /// The child's name.
         service: Arc<str>,
         /// The sibling whose crash caused it.
         sibling: Arc<str>,
+        /// Whether it stopped within its timeout, was aborted, or blocked
+        /// its thread and was left [`Detached`](StopKind::Detached) (its
+        /// restarted instance may then run beside the old one until that
+        /// one next reaches an `.await`).
+        how: StopKind,
     },
     /// Restart intensity was exceeded: the supervisor gives up on every
     /// child and stops.
@@ -72,13 +77,21 @@ pub enum StopCause {
     GaveUp,
 }
 
-/// How a child stopped at shutdown.
+/// How a child stopped (at shutdown, after give-up, or for a sibling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopKind {
     /// It finished within its shutdown timeout.
     Clean,
     /// It ignored cancellation past its timeout and was aborted.
     Aborted,
+    /// It was aborted past its timeout but its task had still not ended
+    /// after [`ABORT_GRACE`](crate::ABORT_GRACE): it blocks its thread (a
+    /// blocking call, a CPU loop) and never reaches the `.await` where the
+    /// abort would land. The supervisor stopped waiting and left the task
+    /// detached; it ends at its next `.await`, if it ever reaches one, and
+    /// holds whatever it holds until then.
+    Detached,
     /// It was not running (exited earlier or waiting to restart).
     NotRunning,
 }
@@ -119,8 +132,19 @@ impl Reporter for LogReporter {
             } => {
                 tracing::info!(%service, ?restart_in, "service exited");
             }
-            SupervisorEvent::StoppedForSibling { service, sibling } => {
-                tracing::info!(%service, %sibling, "service stopped to restart with its sibling");
+            SupervisorEvent::StoppedForSibling {
+                service,
+                sibling,
+                how: StopKind::Detached,
+            } => {
+                tracing::error!(%service, %sibling, "service blocks its thread and was left running detached; restarting it with its sibling");
+            }
+            SupervisorEvent::StoppedForSibling {
+                service,
+                sibling,
+                how,
+            } => {
+                tracing::info!(%service, %sibling, ?how, "service stopped to restart with its sibling");
             }
             SupervisorEvent::GaveUp {
                 service,
@@ -128,6 +152,13 @@ impl Reporter for LogReporter {
                 within,
             } => {
                 tracing::error!(%service, max_restarts, ?within, "restart intensity exceeded; giving up");
+            }
+            SupervisorEvent::Stopped {
+                service,
+                how: StopKind::Detached,
+                cause,
+            } => {
+                tracing::error!(%service, ?cause, "service blocks its thread: not stopped, left running detached");
             }
             SupervisorEvent::Stopped {
                 service,

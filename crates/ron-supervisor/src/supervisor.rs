@@ -47,6 +47,16 @@ pub enum SupervisorError {
     },
 }
 
+/// How long a stop waits, after aborting a child past its shutdown timeout,
+/// for the child's task to end before giving up on it.
+///
+/// `abort()` lands only at the child's next `.await`; a child blocking its
+/// thread (a blocking call, a CPU loop) never gets there, and waiting for it
+/// would hang the shutdown (or the restart of its siblings) forever. Past
+/// this grace the child is reported [`StopKind::Detached`] and the stop goes
+/// on: a child's stop takes at most its shutdown timeout plus this grace.
+pub const ABORT_GRACE: Duration = Duration::from_secs(1);
+
 /// How each child stopped when the supervisor shut down.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -54,6 +64,11 @@ pub struct ShutdownReport {
     pub clean: Vec<Arc<str>>,
     /// Children that were aborted after their timeout.
     pub aborted: Vec<Arc<str>>,
+    /// Children **not stopped**: aborted after their timeout, their task had
+    /// still not ended after [`ABORT_GRACE`] because it blocks its thread
+    /// ([`StopKind::Detached`]). They run on, detached, until their next
+    /// `.await`.
+    pub detached: Vec<Arc<str>>,
 }
 
 /// Builds a [`Supervisor`].
@@ -426,12 +441,12 @@ impl Supervisor {
         // affected starts again in start order once the delay has passed.
         for sibling in affected.clone().rev().filter(|&i| i != index) {
             if self.slots[sibling].running.is_some() {
-                let name = Arc::clone(&self.slots[sibling].spec.name);
+                let how = self.stop(sibling).await;
                 self.reporter.report(&SupervisorEvent::StoppedForSibling {
-                    service: name,
+                    service: Arc::clone(&self.slots[sibling].spec.name),
                     sibling: Arc::clone(&service),
+                    how,
                 });
-                self.stop(sibling).await;
             }
         }
         let start_at = now + delay;
@@ -444,7 +459,9 @@ impl Supervisor {
         None
     }
 
-    /// Cancels child `index`, waits its shutdown timeout, aborts it past that.
+    /// Cancels child `index`, waits its shutdown timeout, aborts it past
+    /// that, and gives up on it past [`ABORT_GRACE`]: at most the timeout
+    /// plus the grace in all.
     async fn stop(&mut self, index: usize) -> StopKind {
         let slot = &mut self.slots[index];
         slot.start_at = None;
@@ -452,13 +469,21 @@ impl Supervisor {
             return StopKind::NotRunning;
         };
         run.cancel.cancel();
-        match tokio::time::timeout(slot.spec.shutdown_timeout, &mut run.handle).await {
-            Ok(_) => StopKind::Clean,
+        if tokio::time::timeout(slot.spec.shutdown_timeout, &mut run.handle)
+            .await
+            .is_ok()
+        {
+            return StopKind::Clean;
+        }
+        run.handle.abort();
+        // Waits until the task is gone, so nothing outlives the stop; but a
+        // task blocking its thread never sees the abort, and the stop must
+        // end: past the grace the handle is dropped, detaching the task.
+        match tokio::time::timeout(ABORT_GRACE, run.handle).await {
+            Ok(_) => StopKind::Aborted,
             Err(_elapsed) => {
-                run.handle.abort();
-                // Waits until the task is gone, so nothing outlives the stop.
-                let _ = run.handle.await;
-                StopKind::Aborted
+                tracing::warn!(service = %slot.spec.name, grace = ?ABORT_GRACE, "aborted service did not end: it blocks its thread; left detached");
+                StopKind::Detached
             }
         }
     }
@@ -472,6 +497,7 @@ impl Supervisor {
             match how {
                 StopKind::Clean => report.clean.push(Arc::clone(&service)),
                 StopKind::Aborted => report.aborted.push(Arc::clone(&service)),
+                StopKind::Detached => report.detached.push(Arc::clone(&service)),
                 StopKind::NotRunning => {}
             }
             self.reporter.report(&SupervisorEvent::Stopped {

@@ -331,7 +331,12 @@ async fn strategy_run(strategy: Strategy) -> (Vec<&'static str>, Vec<String>) {
         .all()
         .into_iter()
         .filter_map(|e| match e {
-            SupervisorEvent::StoppedForSibling { service, sibling } => {
+            SupervisorEvent::StoppedForSibling {
+                service,
+                sibling,
+                how,
+            } => {
+                assert_eq!(how, StopKind::Clean, "{service} stopped when told");
                 Some(format!("{service} for {sibling}"))
             }
             _ => None,
@@ -656,7 +661,11 @@ async fn a_factory_that_panics_is_a_crash_of_that_child_only() {
                 service,
                 reason,
                 restart_in,
-            } => Some((service.to_string(), reason.to_string(), restart_in.is_some())),
+            } => Some((
+                service.to_string(),
+                reason.to_string(),
+                restart_in.is_some(),
+            )),
             _ => None,
         })
         .collect();
