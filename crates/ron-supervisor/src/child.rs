@@ -144,7 +144,9 @@ impl ChildContext {
     }
 
     /// The token behind [`cancelled`](Self::cancelled), e.g. to hand to a
-    /// nested supervisor's `run`.
+    /// nested supervisor's `run` (or let
+    /// [`SupervisorBuilder::into_child`](crate::SupervisorBuilder::into_child)
+    /// do it, which also sizes the child's shutdown timeout).
     pub fn cancellation_token(&self) -> CancellationToken {
         self.cancel.clone()
     }

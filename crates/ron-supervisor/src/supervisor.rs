@@ -142,15 +142,52 @@ impl SupervisorBuilder {
         self
     }
 
+    /// The longest a shutdown of the built supervisor can take: it stops
+    /// its children one after the other, each within its shutdown timeout
+    /// plus, past that, [`ABORT_GRACE`] for the abort to land.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ron_supervisor::{ABORT_GRACE, ChildSpec, Supervisor};
+    ///
+    /// let idle = |name| ChildSpec::new(name, |ctx| async move {
+    ///     ctx.cancelled().await;
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// let builder = Supervisor::builder()
+    ///     .child(idle("a").shutdown_timeout(Duration::from_secs(4)))
+    ///     .child(idle("b").shutdown_timeout(Duration::from_secs(2)));
+    /// assert_eq!(builder.max_shutdown_time(), Duration::from_secs(6) + 2 * ABORT_GRACE);
+    /// ```
+    pub fn max_shutdown_time(&self) -> Duration {
+        self.children.iter().fold(Duration::ZERO, |total, child| {
+            total
+                .saturating_add(child.shutdown_timeout)
+                .saturating_add(ABORT_GRACE)
+        })
+    }
+
     /// This supervisor as a child of another one (nesting): each start of
     /// the child builds a fresh supervisor from this builder and runs it
     /// until the parent cancels the child. Its intensity trip is the child's
     /// crash, which the parent handles by its own policy.
+    ///
+    /// The child's shutdown timeout is what this supervisor needs to stop
+    /// its own children, [`max_shutdown_time`](Self::max_shutdown_time),
+    /// plus one [`ABORT_GRACE`] for its own work: the parent waits for every
+    /// grandchild to stop instead of aborting the nested supervisor, whose
+    /// children would then be dropped without their graceful stop and
+    /// could overlap their restarted instances. Nested supervisors nest this
+    /// derivation. (A later [`ChildSpec::shutdown_timeout`] overrides it.)
     pub fn into_child(self, name: &str) -> ChildSpec {
+        let shutdown_timeout = self.max_shutdown_time().saturating_add(ABORT_GRACE);
         ChildSpec::new(name, move |ctx| {
             let supervisor = self.clone().build();
             async move { supervisor.run(ctx.cancellation_token()).await.map(drop) }
         })
+        .shutdown_timeout(shutdown_timeout)
     }
 
     /// The supervisor.

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -678,4 +678,113 @@ async fn a_factory_that_panics_is_a_crash_of_that_child_only() {
         )],
         "reported as a crash with the panic message, and restarted"
     );
+}
+
+/// Counts live instances of a resource (a bound port, say) and the most
+/// ever alive at once.
+#[derive(Clone, Default)]
+struct Live {
+    now: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+}
+
+impl Live {
+    fn acquire(&self) -> LiveGuard {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        LiveGuard(Arc::clone(&self.now))
+    }
+}
+
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A service holding its resource in a task of its own (an accept loop):
+/// told to stop, it lets that task drain for 3 s and waits for it, well
+/// within its 4 s timeout. Aborting the service would leave that task
+/// holding the resource.
+fn listener(name: &'static str, live: &Live, starts: &Starts) -> ChildSpec {
+    let (live, starts) = (live.clone(), starts.clone());
+    ChildSpec::new(name, move |ctx| {
+        starts.record(name);
+        let guard = live.acquire();
+        async move {
+            let accept_loop = tokio::spawn(async move {
+                let _bound = guard;
+                ctx.cancelled().await;
+                tokio::time::sleep(Duration::from_secs(3)).await; // draining
+            });
+            accept_loop.await.map_err(|e| e.to_string())
+        }
+    })
+    .shutdown_timeout(Duration::from_secs(4))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nested_supervisor_is_given_the_time_its_children_need_to_stop() {
+    let (events, starts, live) = (Events::default(), Starts::default(), Live::default());
+    // The inner supervisor stops its two listeners one after the other:
+    // 6 s of draining, more than a child's default 5 s.
+    let inner = Supervisor::builder()
+        .child(listener("listener-a", &live, &starts))
+        .child(listener("listener-b", &live, &starts));
+    // A crash of the sibling makes the outer restart the inner supervisor.
+    let trigger = ChildSpec::new("trigger", {
+        let runs = Arc::new(AtomicU32::new(0));
+        move |ctx| {
+            let first = runs.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return Err("trigger crashed");
+                }
+                ctx.cancelled().await;
+                Ok(())
+            }
+        }
+    });
+    let outer = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .backoff(Backoff::none())
+        .reporter(events.reporter())
+        .child(inner.into_child("inner"))
+        .child(trigger)
+        .build();
+    let report = run_for(outer, Duration::from_secs(30)).await;
+
+    let listener_starts = starts
+        .names()
+        .iter()
+        .filter(|n| n.starts_with("listener"))
+        .count();
+    assert_eq!(
+        listener_starts, 4,
+        "the inner supervisor was restarted once"
+    );
+    assert_eq!(
+        live.max.load(Ordering::SeqCst),
+        2,
+        "the old listeners had let go before the new ones started"
+    );
+    assert_eq!(
+        live.now.load(Ordering::SeqCst),
+        0,
+        "all stopped at shutdown"
+    );
+    assert_eq!(
+        report.clean,
+        [Arc::<str>::from("trigger"), Arc::<str>::from("inner")]
+    );
+    let inner_stop = events.all().into_iter().find_map(|e| match e {
+        SupervisorEvent::StoppedForSibling { service, how, .. } if &*service == "inner" => {
+            Some(how)
+        }
+        _ => None,
+    });
+    assert_eq!(inner_stop, Some(StopKind::Clean));
 }
