@@ -518,10 +518,8 @@ impl Supervisor {
         // end: past the grace the handle is dropped, detaching the task.
         match tokio::time::timeout(ABORT_GRACE, run.handle).await {
             Ok(_) => StopKind::Aborted,
-            Err(_elapsed) => {
-                tracing::warn!(service = %slot.spec.name, grace = ?ABORT_GRACE, "aborted service did not end: it blocks its thread; left detached");
-                StopKind::Detached
-            }
+            // Every caller reports the stop with its `StopKind`.
+            Err(_elapsed) => StopKind::Detached,
         }
     }
 

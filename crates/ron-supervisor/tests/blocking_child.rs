@@ -97,7 +97,7 @@ async fn shutdown_gives_up_on_a_child_blocking_its_thread_and_names_it() {
     });
 
     // Run here, on the test's own thread: the blocked child holds a worker.
-    let bound = TIMEOUT + ABORT_GRACE + Duration::from_secs(2);
+    let bound = TIMEOUT + ABORT_GRACE + Duration::from_secs(5);
     let report = tokio::time::timeout(bound, supervisor.run(stop))
         .await
         .expect("shutdown returned within the timeout, the grace and a margin")
@@ -156,7 +156,7 @@ async fn a_sibling_stop_gives_up_on_a_blocked_child(strategy: Strategy) {
         stopper.cancel();
     });
 
-    let bound = TIMEOUT + ABORT_GRACE + Duration::from_secs(4);
+    let bound = TIMEOUT + ABORT_GRACE + Duration::from_secs(8);
     let report = tokio::time::timeout(bound, supervisor.run(stop))
         .await
         .expect("the restart and the shutdown returned")
