@@ -4,8 +4,8 @@
 //! series (`amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
 //! `service_failures_total{service}`, `config_reloads_total`,
 //! `config_reload_errors_total{reason}`,
-//! `request_latency_seconds{route,method}`, the `process_*` series on Linux);
-//! other crates add theirs through [`Metrics::register`], reading their own
+//! `request_latency_seconds{route,method}`, `http_write_timeouts_total`, the
+//! `process_*` series on Linux); other crates add theirs through [`Metrics::register`], reading their own
 //! atomics at scrape time with [`ScrapeCounter`] or
 //! [`PullingGauge`](prometheus::PullingGauge). [`Metrics::serve`] runs a hyper
 //! server with `/metrics`, `/healthz` and degrade-first `/readyz` (driven by a

@@ -32,7 +32,8 @@ pub(crate) const SERVED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 ///
 /// Owns `amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
 /// `service_failures_total{service}`, `config_reloads_total`,
-/// `config_reload_errors_total{reason}`, `request_latency_seconds{route,method}` and, on Linux, the standard
+/// `config_reload_errors_total{reason}`, `request_latency_seconds{route,method}`,
+/// `http_write_timeouts_total` and, on Linux, the standard
 /// `process_*` series. Other crates add theirs with [`register`](Self::register)
 /// (see [`ScrapeCounter`](crate::ScrapeCounter) for series read from atomics at
 /// scrape time). `docs/METRICS.md` lists every series.
@@ -66,6 +67,7 @@ struct Inner {
     config_reloads_total: IntCounter,
     config_reload_errors_total: IntCounterVec,
     request_latency_seconds: HistogramVec,
+    http_write_timeouts_total: IntCounter,
 }
 
 impl Metrics {
@@ -132,6 +134,11 @@ impl Metrics {
         for route in SERVED_ROUTES {
             request_latency_seconds.with_label_values(&[route, "GET"]);
         }
+        let http_write_timeouts_total = IntCounter::new(
+            "http_write_timeouts_total",
+            "HTTP connections closed because a response waited the write timeout with the client reading none of it (it stopped reading).",
+        )
+        .map_err(MetricsError::Register)?;
 
         let metrics = Self {
             inner: Arc::new(Inner {
@@ -143,6 +150,7 @@ impl Metrics {
                 config_reloads_total: config_reloads_total.clone(),
                 config_reload_errors_total: config_reload_errors_total.clone(),
                 request_latency_seconds: request_latency_seconds.clone(),
+                http_write_timeouts_total: http_write_timeouts_total.clone(),
             }),
         };
         metrics.register(Box::new(amnesia_mode))?;
@@ -152,6 +160,7 @@ impl Metrics {
         metrics.register(Box::new(config_reloads_total))?;
         metrics.register(Box::new(config_reload_errors_total))?;
         metrics.register(Box::new(request_latency_seconds))?;
+        metrics.register(Box::new(http_write_timeouts_total))?;
         #[cfg(target_os = "linux")]
         metrics.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -224,6 +233,12 @@ impl Metrics {
             .request_latency_seconds
             .with_label_values(&[route, method])
             .observe(seconds);
+    }
+
+    /// The counter of connections the HTTP server closed for not reading
+    /// (`http_write_timeouts_total`), for each connection's write deadline.
+    pub(crate) fn write_timeouts(&self) -> IntCounter {
+        self.inner.http_write_timeouts_total.clone()
     }
 
     /// Sets the readiness gauge; the HTTP server does this at every scrape.

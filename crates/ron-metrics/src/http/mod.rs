@@ -19,12 +19,15 @@
 //! (and, on a kept-alive connection, the next one), or it is dropped. Heads
 //! larger than [`ServeOptions::max_header_bytes`] get 431. Bodies are read only
 //! up to [`ServeOptions::max_body_bytes`] (413 beyond) and within
-//! [`ServeOptions::body_read_timeout`] (408 beyond). At most
+//! [`ServeOptions::body_read_timeout`] (408 beyond). A client that stops
+//! reading its answers is dropped once a response has waited
+//! [`ServeOptions::write_timeout`] without progress. At most
 //! [`ServeOptions::max_connections`] connections are served at once; more wait
 //! in the listen backlog. Every request records `request_latency_seconds`.
 
 mod routes;
 mod server;
+mod write_deadline;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,6 +63,7 @@ pub struct ServeOptions {
     max_header_bytes: usize,
     max_body_bytes: usize,
     max_connections: usize,
+    write_timeout: Duration,
     shutdown_timeout: Duration,
 }
 
@@ -71,6 +75,7 @@ impl Default for ServeOptions {
             max_header_bytes: 16 * 1024,
             max_body_bytes: 4 * 1024,
             max_connections: 1024,
+            write_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -103,8 +108,32 @@ impl ServeOptions {
     }
 
     /// Most connections served at once (default 1024, at least 1).
+    ///
+    /// A stuck client holds its slot only for a timeout: one that sends
+    /// nothing for [`header_read_timeout`](Self::header_read_timeout) (or a
+    /// body for [`body_read_timeout`](Self::body_read_timeout)), one that
+    /// reads nothing for [`write_timeout`](Self::write_timeout). With every
+    /// slot taken by such clients, a new connection (a `/healthz` probe) is
+    /// served once they time out, unless more of them still wait in the
+    /// listen backlog ahead of it than there are slots.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a response may wait to be written without any progress
+    /// before its connection is closed (default 10 s): a client that
+    /// pipelines requests and never reads the answers frees its slot after
+    /// this long. Counted in `http_write_timeouts_total`.
+    ///
+    /// This bounds stalls, not whole responses: a slow reader that keeps
+    /// draining gets a body of any size. Progress is the socket accepting
+    /// more bytes, which Linux reports only once about a third of the
+    /// connection's send buffer has drained, so a reader must take in that
+    /// much per timeout (a few tens of KiB on an Ethernet path, where a
+    /// 10 KB/s reader is never cut off by the default).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::routes::{self, Context};
+use super::write_deadline::WriteDeadline;
 
 /// Pause after an accept error that is not about one connection (running out
 /// of file descriptors, say), so the loop does not spin while it lasts.
@@ -165,6 +166,7 @@ pub(super) fn serve_connection<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let io = WriteDeadline::new(io, ctx.options.write_timeout, ctx.metrics.write_timeouts());
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

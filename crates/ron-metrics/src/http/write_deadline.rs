@@ -1,0 +1,180 @@
+//! A progress deadline on a connection's writes, so that a client which
+//! stops reading its answers cannot hold its connection (and its slot under
+//! `max_connections`) for longer than the write timeout.
+//!
+//! hyper's header-read timer does not run while hyper waits to flush a
+//! response, hence this wrapper under it.
+
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use prometheus::IntCounter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// Why a connection was closed: no write progressed for the whole timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("the client accepted no response bytes for {0:?}")]
+struct WriteStalled(Duration);
+
+/// A transport whose write, flush and shutdown fail with
+/// [`io::ErrorKind::TimedOut`] once they have waited `limit` without any
+/// progress.
+///
+/// Progress is the transport accepting bytes (or finishing a flush), so a
+/// slow reader that keeps draining keeps its connection however long the
+/// whole response takes. The timer runs only while a write is waiting: an
+/// idle kept-alive connection is the header-read timeout's business.
+pub(super) struct WriteDeadline<I> {
+    io: I,
+    limit: Duration,
+    /// Counts connections closed by the deadline.
+    timeouts: IntCounter,
+    /// Created at the first wait and reused; fires `limit` after the write
+    /// that started waiting when `armed`.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Whether a write is waiting: `timer` then holds its deadline.
+    armed: bool,
+}
+
+impl<I> WriteDeadline<I> {
+    pub(super) fn new(io: I, limit: Duration, timeouts: IntCounter) -> Self {
+        Self {
+            io,
+            limit,
+            timeouts,
+            timer: None,
+            armed: false,
+        }
+    }
+
+    /// Passes a finished write-side operation through (and disarms the
+    /// timer); for a waiting one, arms the timer if it is the first wait
+    /// since the last progress, and fails it once the timer has fired.
+    fn check<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.armed = false;
+            return poll;
+        }
+        let deadline = Instant::now() + self.limit;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if !self.armed {
+            timer.as_mut().reset(deadline);
+            self.armed = true;
+        }
+        // Registers the waker: when the timer fires, hyper polls the write
+        // again and gets the error below.
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.armed = false;
+                self.timeouts.inc();
+                tracing::debug!(limit = ?self.limit, "closing a connection whose client stopped reading");
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    WriteStalled(self.limit),
+                )))
+            }
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for WriteDeadline<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.check(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.check(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.check(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.check(cx, poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn counter() -> IntCounter {
+        IntCounter::new("t_total", "t.").unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_write_fails_after_the_limit_and_is_counted() {
+        let (_peer, io) = tokio::io::duplex(4);
+        let timeouts = counter();
+        let mut io = WriteDeadline::new(io, Duration::from_secs(2), timeouts.clone());
+        let started = Instant::now();
+        let error = io.write_all(b"more than four").await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(timeouts.get(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_restarts_the_limit() {
+        let (mut peer, io) = tokio::io::duplex(4);
+        let timeouts = counter();
+        let mut io = WriteDeadline::new(io, Duration::from_secs(2), timeouts.clone());
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut byte = [0u8; 1];
+            // One byte every 1.5 s: each wait is shorter than the limit,
+            // the whole write far longer.
+            while peer.read(&mut byte).await.unwrap() == 1 {
+                got.push(byte[0]);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            got
+        });
+        let started = Instant::now();
+        io.write_all(b"0123456789").await.unwrap();
+        io.shutdown().await.unwrap();
+        drop(io);
+        assert_eq!(reader.await.unwrap(), b"0123456789");
+        assert!(started.elapsed() > Duration::from_secs(6));
+        assert_eq!(timeouts.get(), 0);
+    }
+}
