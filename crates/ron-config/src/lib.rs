@@ -5,13 +5,15 @@
 //!   each field with a documented default; unknown fields are errors.
 //! - [`Loader`]: defaults < file (`RON_CONFIG`, else a default path) <
 //!   environment (the `RON_*` keys in [`ENV_KEYS`]); an environment value
-//!   that does not parse is an error, never ignored.
+//!   that does not parse is an error, never ignored. The file must be a
+//!   regular file of at most [`MAX_FILE_BYTES`] and not empty.
 //! - [`validate`]: a pure function returning **every** problem with its
 //!   field path; parse errors carry line and column ([`ConfigError`]).
 //! - [`LiveConfig`]: the current configuration behind an atomic pointer,
-//!   kept up to date by a `notify` watcher on the file's directory and an
-//!   environment poller; changes apply by content, exactly once each, and a
-//!   bad file changes nothing. Changes reach a [`ReloadListener`] (the
+//!   kept up to date by a `notify` watcher on the directories the file's
+//!   path goes through (symlinks included: Kubernetes ConfigMaps, release
+//!   switches) and an environment poller; changes apply by content,
+//!   exactly once each, and a bad file changes nothing. Changes reach a [`ReloadListener`] (the
 //!   `ron-kernel` facade turns them into `ConfigUpdated` on the bus, the
 //!   `amnesia_mode` gauge and the `config_*` counters).
 //!
@@ -31,10 +33,13 @@
 //! # Ok::<(), ron_config::ConfigError>(())
 //! ```
 
+mod dirwatch;
 mod env;
 mod error;
 mod load;
 mod model;
+mod read;
+mod resolve;
 mod validate;
 mod watch;
 
@@ -42,6 +47,7 @@ pub use env::{ENV_KEYS, Env, RON_CONFIG};
 pub use error::ConfigError;
 pub use load::{Loader, parse};
 pub use model::{BusConfig, Config, MetricsConfig, SupervisorConfig};
+pub use read::MAX_FILE_BYTES;
 pub use validate::{
     MAX_BACKOFF_CAP_MS, MAX_BUS_CAPACITY, MAX_EXPECTED_SUBSCRIBERS, Problem, validate,
 };

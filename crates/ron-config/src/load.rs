@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::env::{Env, RON_CONFIG, overlay};
 use crate::error::ConfigError;
 use crate::model::Config;
+use crate::read::read_config_file;
 use crate::validate::validate;
 
 /// Loads a [`Config`]: the defaults, overridden by the file (if any),
@@ -67,17 +68,20 @@ impl Loader {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Io`] when the file cannot be read, [`ConfigError::Parse`]
+    /// [`ConfigError::Io`] when the file cannot be read,
+    /// [`ConfigError::NotAFile`] when it is a directory, a FIFO or a device,
+    /// [`ConfigError::TooLarge`] above [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES),
+    /// [`ConfigError::Empty`] when it holds nothing but whitespace (an empty
+    /// file is refused at start-up as on a reload: it is what a truncating
+    /// writer leaves behind; a file meant to be all defaults has a
+    /// comment), [`ConfigError::Parse`]
     /// (with line and column) when it is not a valid configuration,
     /// [`ConfigError::Invalid`] with every problem of the values and the
     /// environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
         let mut config = match self.file() {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text = read_config_file(&path)?;
                 parse(&text, &path)?
             }
             None => Config::default(),

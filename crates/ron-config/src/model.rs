@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// The whole configuration of a ron-kernel service.
 ///
-/// Every field has a default, so an empty file is a valid configuration;
-/// unknown fields are errors (a typo never goes unnoticed). Construct with
+/// Every field has a default, so a file of comments only is a valid
+/// configuration (an empty file is refused by the [`Loader`](crate::Loader):
+/// it is what a truncating writer leaves behind); unknown fields are errors (a typo never goes unnoticed). Construct with
 /// [`Config::default`] and set fields, or load with
 /// [`Loader`](crate::Loader).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,17 +1,16 @@
 //! [`LiveConfig`]: the current configuration, kept up to date from the file
-//! (a `notify` watcher on its directory) and the environment (a poller).
+//! (a `notify` watcher on the directories its path goes through) and the
+//! environment (a poller).
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::dirwatch::{Armed, Signal, rearm};
 use crate::error::ConfigError;
 use crate::load::Loader;
 use crate::model::Config;
@@ -24,10 +23,12 @@ use crate::model::Config;
 ///
 /// let options = WatchOptions::default().debounce(Duration::from_millis(50));
 /// assert_eq!(options.env_poll_interval(), Duration::from_secs(1));
+/// assert_eq!(options.max_wait_time(), Duration::from_secs(1));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchOptions {
     debounce: Duration,
+    max_wait: Duration,
     env_poll: Duration,
 }
 
@@ -40,8 +41,19 @@ impl WatchOptions {
         self
     }
 
+    /// The longest a file change waits for the debounce (default 1 s): a
+    /// file that keeps changing without a quiet moment is still reloaded
+    /// at least this often.
+    #[must_use]
+    pub fn max_wait(mut self, longest: Duration) -> Self {
+        self.max_wait = longest;
+        self
+    }
+
     /// How often the environment is checked for changed `RON_*` values
-    /// (default 1 s).
+    /// (default 1 s), on its own timer, which file events never postpone.
+    /// At the same period the path is walked again, so a watched directory
+    /// that was replaced without an event the watcher saw is re-armed.
     #[must_use]
     pub fn env_poll(mut self, every: Duration) -> Self {
         self.env_poll = every;
@@ -51,6 +63,11 @@ impl WatchOptions {
     /// The debounce quiet time.
     pub fn debounce_time(&self) -> Duration {
         self.debounce
+    }
+
+    /// The longest wait for the debounce.
+    pub fn max_wait_time(&self) -> Duration {
+        self.max_wait
     }
 
     /// The environment poll interval.
@@ -63,6 +80,7 @@ impl Default for WatchOptions {
     fn default() -> Self {
         Self {
             debounce: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
             env_poll: Duration::from_secs(1),
         }
     }
@@ -109,8 +127,20 @@ where
 /// Changes are applied by content: a touch, a duplicate event or the same
 /// bytes written again apply nothing, and each real change applies exactly
 /// once, with version `max(file version, previous version + 1)`. A file that
-/// fails to load changes nothing; the listener hears why and a warning is
-/// logged, and the watching goes on.
+/// fails to load (unreadable, empty, not a regular file, too large, not
+/// valid) changes nothing; the listener hears why and a warning is logged,
+/// and the watching goes on.
+///
+/// What is watched: the directory holding every symlink on the file's path
+/// and the directory really holding the file, so a Kubernetes ConfigMap
+/// update (`..data` swapped), a `current -> releases/N` switch, an edit of
+/// the link's target in place and every kind of editor save are seen. A
+/// watched directory that is deleted, moved or replaced is re-armed (its
+/// nearest existing ancestor is watched until it is back). Any event in a
+/// watched directory starts the debounce; the file is then read on
+/// tokio's blocking pool, never on a runtime worker. Errors of the watcher
+/// itself reach the listener as [`ConfigError::Watch`] (reason `watch`)
+/// and the watch is re-armed.
 ///
 /// # Example
 ///
@@ -149,19 +179,30 @@ pub struct LiveConfig {
 }
 
 impl LiveConfig {
-    /// Loads the configuration and starts watching its file's directory
-    /// and the environment. Must be called within a tokio runtime.
+    /// Loads the configuration and starts watching its file and the
+    /// environment. Must be called within a tokio runtime.
     ///
     /// # Errors
     ///
     /// Whatever [`Loader::load`] returns for the first load (a service
     /// should not start on a bad configuration), or [`ConfigError::Watch`]
-    /// when the directory cannot be watched or no tokio runtime is running.
+    /// when the file's directories cannot be watched or no tokio runtime
+    /// is running.
     pub fn start(
         loader: Loader,
         options: WatchOptions,
         listener: impl ReloadListener,
     ) -> Result<Self, ConfigError> {
+        Self::start_with_signal(loader, options, listener).map(|(live, _)| live)
+    }
+
+    /// [`start`](Self::start), also returning the watcher's signal (for
+    /// tests that play the watcher).
+    fn start_with_signal(
+        loader: Loader,
+        options: WatchOptions,
+        listener: impl ReloadListener,
+    ) -> Result<(Self, Arc<Signal>), ConfigError> {
         let file = loader.file();
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| ConfigError::Watch {
             path: file.clone().unwrap_or_default(),
@@ -169,11 +210,11 @@ impl LiveConfig {
         })?;
         let initial = loader.load()?;
         let current = Arc::new(ArcSwap::from_pointee(initial.clone()));
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let watcher = match &file {
-            Some(path) => Some(watch_directory(path, events_tx)?),
-            None => None,
-        };
+        let signal = Arc::new(Signal::default());
+        let mut armed = None;
+        if let Some(file) = &file {
+            rearm(file, &mut armed, &signal)?;
+        }
         let cancel = CancellationToken::new();
         let reloader = Reloader {
             env_seen: loader.env_source().snapshot(),
@@ -181,19 +222,17 @@ impl LiveConfig {
             last_loaded: initial,
             current: Arc::clone(&current),
             listener: Box::new(listener),
+            signal: Arc::clone(&signal),
+            armed,
+            watch_failing: false,
         };
-        let task = runtime.spawn(watch_loop(
-            reloader,
-            watcher,
-            events,
-            options,
-            cancel.clone(),
-        ));
-        Ok(Self {
+        let task = runtime.spawn(watch_loop(reloader, options, cancel.clone()));
+        let live = Self {
             current,
             cancel,
             task: Some(task),
-        })
+        };
+        Ok((live, signal))
     }
 
     /// The configuration now: one atomic load, no lock.
@@ -216,40 +255,18 @@ impl Drop for LiveConfig {
     }
 }
 
-/// Watches `file`'s directory (so rename-replace, delete-and-recreate and a
-/// file that comes back are all seen) and sends `()` for every change
-/// event that names the file. Reads (access events) are ignored, so the
-/// reloads' own reads do not trigger reloads.
-fn watch_directory(
-    file: &Path,
-    events: mpsc::UnboundedSender<()>,
-) -> Result<notify::RecommendedWatcher, ConfigError> {
-    let dir = match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name: Option<OsString> = file.file_name().map(ToOwned::to_owned);
-    let watch_error = |e: notify::Error| ConfigError::Watch {
-        path: dir.clone(),
-        message: e.to_string(),
-    };
-    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
-        let Ok(event) = result else { return };
-        if matches!(event.kind, EventKind::Access(_)) {
-            return;
-        }
-        if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
-            let _ = events.send(());
-        }
-    })
-    .map_err(watch_error)?;
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(watch_error)?;
-    Ok(watcher)
+/// Why the file is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// Something changed (file events, the environment): reload.
+    Reload,
+    /// The periodic check: re-arm the watch if the path now goes through
+    /// other directories, and reload only then.
+    Check,
 }
 
-/// Reloads and decides by content whether anything changed.
+/// Reloads, decides by content whether anything changed, and keeps the
+/// watch on the directories the file's path goes through now.
 struct Reloader {
     loader: Loader,
     /// The `RON_*` values at the last look.
@@ -259,11 +276,81 @@ struct Reloader {
     last_loaded: Config,
     current: Arc<ArcSwap<Config>>,
     listener: Box<dyn ReloadListener>,
+    signal: Arc<Signal>,
+    /// `None` while a (re-)arm is running on the blocking pool, or when
+    /// there is no file or no watch could be armed yet.
+    armed: Option<Armed>,
+    /// The last re-arm failed (reported once until one succeeds again).
+    watch_failing: bool,
 }
 
 impl Reloader {
-    fn reload(&mut self) {
-        match self.loader.load() {
+    /// Re-arms the watch if needed and reloads (see [`Look`]); the path
+    /// walk, the watcher's set-up and the file read run on the blocking
+    /// pool.
+    async fn look(&mut self, look: Look) {
+        let watcher_failed = self.report_watcher_errors();
+        let loader = self.loader.clone();
+        let signal = Arc::clone(&self.signal);
+        let mut armed = self.armed.take();
+        let joined = tokio::task::spawn_blocking(move || {
+            if watcher_failed {
+                // A failed watcher may have lost events and watches: start
+                // from scratch.
+                armed = None;
+            }
+            let rearmed = loader.file().map(|file| rearm(&file, &mut armed, &signal));
+            let reload = look == Look::Reload || !matches!(rearmed, None | Some(Ok(false)));
+            let loaded = reload.then(|| loader.load());
+            (armed, rearmed, loaded)
+        })
+        .await;
+        let (armed, rearmed, loaded) = match joined {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Only a panic or a runtime shutting down; the next look
+                // re-arms from scratch.
+                tracing::warn!(%error, "configuration reload did not finish");
+                return;
+            }
+        };
+        self.armed = armed;
+        match rearmed {
+            Some(Err(error)) => self.watch_failed(error),
+            _ => self.watch_failing = false,
+        }
+        if let Some(loaded) = loaded {
+            self.apply(loaded);
+        }
+    }
+
+    /// Reports the watcher's errors since the last look, if any (one
+    /// refusal, reason `watch`); returns whether there were any.
+    fn report_watcher_errors(&mut self) -> bool {
+        let Some((count, last)) = self.signal.take_errors() else {
+            return false;
+        };
+        let error = ConfigError::Watch {
+            path: self.loader.file().unwrap_or_default(),
+            message: format!("{count} watcher error(s), the last: {last}"),
+        };
+        self.reject(error);
+        true
+    }
+
+    /// A re-arm failed: reported on the first failure, retried quietly at
+    /// every look until it succeeds (the old watch, if any, stays).
+    fn watch_failed(&mut self, error: ConfigError) {
+        if self.watch_failing {
+            tracing::debug!(%error, "configuration watch still cannot be armed");
+        } else {
+            self.watch_failing = true;
+            self.reject(error);
+        }
+    }
+
+    fn apply(&mut self, loaded: Result<Config, ConfigError>) {
+        match loaded {
             Ok(loaded) if loaded == self.last_loaded => {}
             Ok(loaded) => {
                 let previous = self.current.load_full();
@@ -276,50 +363,128 @@ impl Reloader {
                 self.listener
                     .on_reload(&ReloadEvent::Applied { config, previous });
             }
-            Err(error) => {
-                tracing::warn!(%error, reason = error.reason(), "configuration rejected; keeping the last good one");
-                self.listener.on_reload(&ReloadEvent::Rejected {
-                    error: Arc::new(error),
-                });
-            }
+            Err(error) => self.reject(error),
         }
     }
 
-    /// Reloads when any `RON_*` value changed since the last look.
-    fn poll_env(&mut self) {
+    fn reject(&self, error: ConfigError) {
+        tracing::warn!(%error, reason = error.reason(), "configuration rejected; keeping the last good one");
+        self.listener.on_reload(&ReloadEvent::Rejected {
+            error: Arc::new(error),
+        });
+    }
+
+    /// The periodic look: a reload when any `RON_*` value changed since
+    /// the last one, else a check of the watch.
+    async fn poll(&mut self) {
         let now = self.loader.env_source().snapshot();
-        if now != self.env_seen {
+        if now == self.env_seen {
+            self.look(Look::Check).await;
+        } else {
             self.env_seen = now;
-            self.reload();
+            self.look(Look::Reload).await;
         }
     }
 }
 
-async fn watch_loop(
-    mut reloader: Reloader,
-    // Kept alive for as long as the loop runs; dropping it stops the events.
-    _watcher: Option<notify::RecommendedWatcher>,
-    mut events: mpsc::UnboundedReceiver<()>,
-    options: WatchOptions,
-    cancel: CancellationToken,
-) {
+/// When a pending file change is due: after a quiet `debounce`, or at
+/// `max_wait` after its first event, whichever comes first.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    quiet_at: Instant,
+    latest: Instant,
+}
+
+impl Pending {
+    /// Another event: the quiet time starts over, the latest time stays.
+    fn on_event(pending: Option<Self>, now: Instant, options: &WatchOptions) -> Self {
+        Self {
+            quiet_at: now + options.debounce,
+            latest: pending.map_or(now + options.max_wait, |p| p.latest),
+        }
+    }
+
+    fn due(&self) -> Instant {
+        self.quiet_at.min(self.latest)
+    }
+}
+
+async fn watch_loop(mut reloader: Reloader, options: WatchOptions, cancel: CancellationToken) {
+    let signal = Arc::clone(&reloader.signal);
+    // Its own timer: file events never postpone it.
     let mut env_poll = tokio::time::interval(options.env_poll);
     env_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pending: Option<Pending> = None;
     loop {
+        let due = pending.map(|p| p.due());
         tokio::select! {
             () = cancel.cancelled() => return,
-            Some(()) = events.recv() => {
-                // Debounce: wait until the file has been quiet for a while.
-                loop {
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(options.debounce) => break,
-                        more = events.recv() => if more.is_none() { break },
-                    }
-                }
-                reloader.reload();
+            () = signal.changed() => {
+                pending = Some(Pending::on_event(pending, Instant::now(), &options));
             }
-            _ = env_poll.tick() => reloader.poll_env(),
+            () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                pending = None;
+                reloader.look(Look::Reload).await;
+            }
+            _ = env_poll.tick() => reloader.poll().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+
+    #[test]
+    fn the_debounce_waits_for_quiet_but_never_past_the_max_wait() {
+        let options = WatchOptions::default()
+            .debounce(Duration::from_millis(100))
+            .max_wait(Duration::from_millis(250));
+        let t0 = Instant::now();
+        let mut pending = Pending::on_event(None, t0, &options);
+        assert_eq!(pending.due(), t0 + Duration::from_millis(100));
+        for ms in [50, 100, 150, 200, 240] {
+            pending = Pending::on_event(Some(pending), t0 + Duration::from_millis(ms), &options);
+        }
+        assert_eq!(pending.due(), t0 + Duration::from_millis(250));
+    }
+
+    #[tokio::test]
+    async fn watcher_errors_are_reported_and_the_watch_is_re_armed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ron.toml");
+        std::fs::write(&path, "version = 1\n").unwrap();
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let loader = Loader::new(Some(path.clone())).env(Env::from_fn(|_| None));
+        let options = WatchOptions::default().debounce(Duration::from_millis(20));
+        let (live, signal) =
+            LiveConfig::start_with_signal(loader, options, move |event: &ReloadEvent| {
+                let _ = tx.send(event.clone());
+            })
+            .unwrap();
+        // What notify reports when, say, its inotify queue breaks.
+        signal.deliver(Err(notify::Error::generic("inotify read failed")));
+        signal.deliver(Err(notify::Error::generic("inotify read failed again")));
+        let mut next = async || {
+            tokio::time::timeout(Duration::from_secs(15), events.recv())
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        match next().await {
+            ReloadEvent::Rejected { error } => {
+                assert_eq!(error.reason(), "watch");
+                assert!(error.to_string().contains("again"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Re-armed: an edit still applies.
+        std::fs::write(&path, "version = 7\n").unwrap();
+        match next().await {
+            ReloadEvent::Applied { config, .. } => assert_eq!(config.version, 7),
+            other => panic!("{other:?}"),
+        }
+        live.stop().await;
     }
 }

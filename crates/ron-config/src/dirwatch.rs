@@ -1,0 +1,116 @@
+//! The `notify` watcher over a configuration path's [`WatchSet`], and the
+//! [`Signal`] it raises: a [`Notify`] (no queue: any number of events
+//! between two looks are one wake-up) plus a count of the watcher's own
+//! errors.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::Notify;
+
+use crate::error::ConfigError;
+use crate::resolve::{WatchSet, watch_set};
+
+/// What the watcher thread tells the reload task.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    changed: Notify,
+    errors: AtomicU64,
+    /// The latest error's text; older ones are only counted.
+    last_error: Mutex<Option<String>>,
+}
+
+impl Signal {
+    /// Called by `notify` for every event and error. Any change in a
+    /// watched directory wakes the reload task: which file it names does
+    /// not matter (a symlink swap names none of the path), the content
+    /// decides. Reads are ignored, so the reloads' own reads do not
+    /// trigger reloads.
+    pub(crate) fn deliver(&self, result: notify::Result<notify::Event>) {
+        match result {
+            Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
+            Ok(_) => self.changed.notify_one(),
+            Err(error) => {
+                tracing::warn!(%error, "configuration watcher failed; re-arming it");
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(error.to_string());
+                }
+                self.changed.notify_one();
+            }
+        }
+    }
+
+    /// Resolves at the next change (or error) since the last time it
+    /// resolved; one that came in between is not lost (`Notify` keeps a
+    /// permit).
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// The errors since the last call: how many, and the latest's text.
+    pub(crate) fn take_errors(&self) -> Option<(u64, String)> {
+        let count = self.errors.swap(0, Ordering::Relaxed);
+        if count == 0 {
+            return None;
+        }
+        let last = self
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|mut last| last.take())
+            .unwrap_or_default();
+        Some((count, last))
+    }
+}
+
+/// A `notify` watcher covering one [`WatchSet`]; dropping it stops it.
+pub(crate) struct Armed {
+    set: WatchSet,
+    _watcher: notify::RecommendedWatcher,
+}
+
+impl std::fmt::Debug for Armed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Armed").field("set", &self.set).finish()
+    }
+}
+
+/// Makes `armed` cover `file`'s watch set as it is now: nothing to do when
+/// it already does, else a new watcher replaces the old one (the old one
+/// stays when the new one cannot be armed, and the next call tries again).
+/// Returns whether the watch changed. Blocking (it walks the path): call it
+/// off the runtime's workers.
+pub(crate) fn rearm(
+    file: &Path,
+    armed: &mut Option<Armed>,
+    signal: &Arc<Signal>,
+) -> Result<bool, ConfigError> {
+    let set = watch_set(file);
+    if armed.as_ref().is_some_and(|a| a.set == set) {
+        return Ok(false);
+    }
+    let sink = Arc::clone(signal);
+    let mut watcher = notify::recommended_watcher(move |result| sink.deliver(result))
+        .map_err(|e| watch_error(file, &e))?;
+    for dir in set.dirs() {
+        watcher
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| watch_error(dir, &e))?;
+    }
+    tracing::debug!(dirs = ?set, "configuration watch armed");
+    *armed = Some(Armed {
+        set,
+        _watcher: watcher,
+    });
+    Ok(true)
+}
+
+fn watch_error(path: &Path, error: &notify::Error) -> ConfigError {
+    ConfigError::Watch {
+        path: path.to_owned(),
+        message: error.to_string(),
+    }
+}
