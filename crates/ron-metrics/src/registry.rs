@@ -21,8 +21,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// Reasons of `config_reload_errors_total` pre-created at zero, so alerts
-/// see a series before the first error.
-const CONFIG_ERROR_REASONS: [&str; 3] = ["io", "parse", "validate"];
+/// see a series before the first error: every value of `ron-config`'s
+/// `ConfigError::reason`.
+const CONFIG_ERROR_REASONS: [&str; 5] = ["io", "empty", "parse", "validate", "watch"];
 
 /// The routes the built-in server pre-creates latency series for, so that
 /// dashboards see zeros instead of gaps before the first request.
@@ -215,8 +216,9 @@ impl Metrics {
     }
 
     /// Counts one refused reload in `config_reload_errors_total{reason}`.
-    /// Keep `reason` to a fixed set (`io`, `parse`, `validate`, which are
-    /// pre-created at zero): each distinct value is a new series.
+    /// Keep `reason` to a fixed set (`io`, `empty`, `parse`, `validate`,
+    /// `watch`, which are pre-created at zero): each distinct value is a new
+    /// series.
     pub fn inc_config_reload_error(&self, reason: &str) {
         self.inner
             .config_reload_errors_total

@@ -54,6 +54,38 @@ fn write_timeouts(metrics: &Metrics) -> u64 {
         .unwrap()
 }
 
+/// `request_latency_seconds_count` of `GET /metrics`: answers handed to
+/// hyper to write.
+fn metrics_answers(metrics: &Metrics) -> u64 {
+    let text = metrics.render().unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"request_latency_seconds_count{method="GET",route="/metrics"} "#)
+        })
+        .expect("the /metrics latency series is exported")
+        .parse()
+        .unwrap()
+}
+
+/// Waits until the server has stopped answering `/metrics` (the count is
+/// unchanged for 300 ms): every served stuck reader's buffers are full and
+/// its writes wait. Returns the count.
+async fn until_metrics_answers_stop(metrics: &Metrics) -> u64 {
+    let settled = tokio::time::timeout(PATIENCE, async {
+        let mut last = metrics_answers(metrics);
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = metrics_answers(metrics);
+            if now == last && now > 0 {
+                return now;
+            }
+            last = now;
+        }
+    })
+    .await;
+    settled.expect("the server never stopped answering /metrics")
+}
+
 /// A connection with a 4 KiB receive buffer that pipelines `requests`
 /// `GET /metrics` and never reads an answer.
 async fn stuck_reader(addr: std::net::SocketAddr, requests: usize) -> TcpStream {
@@ -90,8 +122,8 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
         stuck.push(stuck_reader(addr, requests).await);
     }
     let sent = Instant::now();
-    // Let the served ones fill their buffers and stall.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let answered = until_metrics_answers_stop(&metrics).await;
+    let stalled_after = sent.elapsed();
 
     let asked = Instant::now();
     let mut probe = Conn::open(addr).await;
@@ -105,13 +137,13 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
              (max_connections {MAX_CONNECTIONS}, /metrics body {body} bytes)"
         );
     };
-    let (waited, since_stuck) = (asked.elapsed(), sent.elapsed());
+    let waited = asked.elapsed();
     assert_eq!(response.status, 200);
     println!(
         "{STUCK} stuck readers (max_connections {MAX_CONNECTIONS}, {requests} pipelined \
-         /metrics of {body} bytes each): /healthz answered {waited:?} after it was \
-         sent, {since_stuck:?} after the stuck readers sent their requests \
-         (write timeout {WRITE_TIMEOUT:?})"
+         /metrics of {body} bytes each): the server stopped writing after {answered} \
+         answers, {stalled_after:?} after the requests were sent; /healthz then \
+         answered in {waited:?} (write timeout {WRITE_TIMEOUT:?})"
     );
 
     // The first ones served (connections are accepted in order) are cut off,

@@ -59,12 +59,12 @@ impl<I> WriteDeadline<I> {
             self.armed = false;
             return poll;
         }
-        let deadline = Instant::now() + self.limit;
+        let limit = self.limit;
         let timer = self
             .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         if !self.armed {
-            timer.as_mut().reset(deadline);
+            timer.as_mut().reset(Instant::now() + limit);
             self.armed = true;
         }
         // Registers the waker: when the timer fires, hyper polls the write
