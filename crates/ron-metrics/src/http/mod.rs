@@ -109,13 +109,13 @@ impl ServeOptions {
 
     /// Most connections served at once (default 1024, at least 1).
     ///
-    /// A stuck client holds its slot only for a timeout: one that sends
-    /// nothing for [`header_read_timeout`](Self::header_read_timeout) (or a
-    /// body for [`body_read_timeout`](Self::body_read_timeout)), one that
-    /// reads nothing for [`write_timeout`](Self::write_timeout). With every
-    /// slot taken by such clients, a new connection (a `/healthz` probe) is
-    /// served once they time out, unless more of them still wait in the
-    /// listen backlog ahead of it than there are slots.
+    /// A stuck client holds its slot for a bounded time:
+    /// [`header_read_timeout`](Self::header_read_timeout) if it sends no
+    /// request, [`body_read_timeout`](Self::body_read_timeout) if it sends a
+    /// body too slowly, [`write_timeout`](Self::write_timeout) if it reads
+    /// no answer. With every slot taken by such clients, a new connection (a
+    /// `/healthz` probe) is served once they time out, unless more of them
+    /// still wait in the listen backlog ahead of it than there are slots.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.max(1);
         self
