@@ -88,10 +88,45 @@ pub(crate) fn rearm(
     armed: &mut Option<Armed>,
     signal: &Arc<Signal>,
 ) -> Result<bool, ConfigError> {
-    let set = watch_set(file);
-    if armed.as_ref().is_some_and(|a| a.set == set) {
-        return Ok(false);
+    let mut set = watch_set(file);
+    // A directory can vanish between the walk and its watch (a ConfigMap's
+    // old directory being removed): walk again before calling it a failure.
+    for _ in 0..REARM_ATTEMPTS {
+        if armed.as_ref().is_some_and(|a| a.set == set) {
+            return Ok(false);
+        }
+        let error = match arm(file, &set, signal) {
+            Ok(watcher) => {
+                tracing::debug!(dirs = ?set, "configuration watch armed");
+                *armed = Some(Armed {
+                    set,
+                    _watcher: watcher,
+                });
+                return Ok(true);
+            }
+            Err(error) => error,
+        };
+        let again = watch_set(file);
+        if again == set {
+            return Err(error);
+        }
+        set = again;
     }
+    Err(ConfigError::Watch {
+        path: file.to_owned(),
+        message: "the path kept changing while it was being watched".to_owned(),
+    })
+}
+
+/// Walks of the path [`rearm`] makes at most before it gives up until the
+/// next look.
+const REARM_ATTEMPTS: usize = 3;
+
+fn arm(
+    file: &Path,
+    set: &WatchSet,
+    signal: &Arc<Signal>,
+) -> Result<notify::RecommendedWatcher, ConfigError> {
     let sink = Arc::clone(signal);
     let mut watcher = notify::recommended_watcher(move |result| sink.deliver(result))
         .map_err(|e| watch_error(file, &e))?;
@@ -100,12 +135,7 @@ pub(crate) fn rearm(
             .watch(dir, RecursiveMode::NonRecursive)
             .map_err(|e| watch_error(dir, &e))?;
     }
-    tracing::debug!(dirs = ?set, "configuration watch armed");
-    *armed = Some(Armed {
-        set,
-        _watcher: watcher,
-    });
-    Ok(true)
+    Ok(watcher)
 }
 
 fn watch_error(path: &Path, error: &notify::Error) -> ConfigError {
