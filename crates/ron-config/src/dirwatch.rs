@@ -33,7 +33,9 @@ impl Signal {
             Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
             Ok(_) => self.changed.notify_one(),
             Err(error) => {
-                tracing::warn!(%error, "configuration watcher failed; re-arming it");
+                // The reload task warns once per batch (reason `watch`);
+                // each error is only a debug line here.
+                tracing::debug!(%error, "configuration watcher failed; re-arming it");
                 self.errors.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = Some(error.to_string());

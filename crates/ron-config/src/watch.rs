@@ -35,6 +35,8 @@ pub struct WatchOptions {
 impl WatchOptions {
     /// Quiet time after the last file event before reloading (default
     /// 100 ms): an editor's save is several events, and one reload follows.
+    /// Never longer than [`max_wait`](Self::max_wait) after the first
+    /// event, so a file that is never quiet is still reloaded.
     #[must_use]
     pub fn debounce(mut self, quiet: Duration) -> Self {
         self.debounce = quiet;
@@ -326,7 +328,7 @@ impl Reloader {
 
     /// Reports the watcher's errors since the last look, if any (one
     /// refusal, reason `watch`); returns whether there were any.
-    fn report_watcher_errors(&mut self) -> bool {
+    fn report_watcher_errors(&self) -> bool {
         let Some((count, last)) = self.signal.take_errors() else {
             return false;
         };
@@ -412,7 +414,9 @@ impl Pending {
 async fn watch_loop(mut reloader: Reloader, options: WatchOptions, cancel: CancellationToken) {
     let signal = Arc::clone(&reloader.signal);
     // Its own timer: file events never postpone it.
-    let mut env_poll = tokio::time::interval(options.env_poll);
+    // `interval` refuses a zero period; a zero poll means "as often as it
+    // can", which 1 ms is.
+    let mut env_poll = tokio::time::interval(options.env_poll.max(Duration::from_millis(1)));
     env_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pending: Option<Pending> = None;
     loop {
