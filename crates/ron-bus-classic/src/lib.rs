@@ -16,9 +16,17 @@
 //!   park as a notify *send* and any other delivery as *suppressed*, in local
 //!   counters added to the bus stats when it goes idle (parks, finds the bus
 //!   empty, or drops), so receiving costs no shared write.
-//! * **`publish_many`** sends in order; tokio wakes parked receivers on the
-//!   first message and finds them awake for the rest, so a batch costs one
+//! * **`publish_many`** (and `publish_many_topic`, each message on its own
+//!   topic) sends in order; tokio wakes parked receivers on the first
+//!   message and finds them awake for the rest, so a batch costs one
 //!   wake-up per parked subscriber. It saves the per-message bookkeeping.
+//! * **Panicking payloads**: a `clone` or `drop` that panics inside a send
+//!   or a receive propagates to its caller; tokio's locks ignore poisoning
+//!   and its slots stay consistent, so the bus stays usable (the
+//!   conformance kit's payload cases check it). A receive whose `clone`
+//!   panicked has moved past that message; a send whose replaced payload's
+//!   `drop` panicked has stored its message but may not have woken parked
+//!   receivers (the next send does).
 //!
 //! # Performance
 //!
@@ -170,7 +178,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         reached
     }
 
-    fn publish_many<I: IntoIterator<Item = T>>(&self, batch: I) -> usize {
+    fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
         let (mut total, mut len, mut nobody) = (0, 0, 0);
         let mut count = |reached: usize| {
             total += reached;
@@ -179,18 +187,17 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
         };
         if self.nobody_listens() {
             batch.into_iter().for_each(|_| count(0));
-        } else if self.route.narrow.load(Ordering::Relaxed) == 0 {
-            for msg in batch {
-                count(self.all.send(msg).unwrap_or(0));
-            }
         } else {
-            let narrow = self
-                .shared
-                .narrow
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
-            for msg in batch {
-                count(self.send_matching(&narrow, ALL_TOPICS, msg));
+            // Taken once per batch, only when narrower masks exist; without
+            // them every topic but 0 goes to the full-mask channel alone.
+            let narrow = (self.route.narrow.load(Ordering::Relaxed) != 0).then(|| {
+                self.shared
+                    .narrow
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+            });
+            for (topic, msg) in batch {
+                count(self.send_matching(narrow.as_deref().map_or(&[], |n| n), topic, msg));
             }
         }
         if len > 0 {

@@ -90,14 +90,6 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
         reached + push_if_heard(&self.shared.all, msg)
     }
 
-    /// Wakes the parked subscribers of every ring `topic` was routed to.
-    fn wake(&self, narrow: &[(u64, Arc<Ring<T>>)], topic: u64) {
-        for (_, ring) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
-            ring.wake_parked();
-        }
-        self.shared.all.wake_parked();
-    }
-
     /// The publish every `publish` and `publish_topic` makes. Inlined: the
     /// common cases (nobody listens; only full-mask subscribers) are a few
     /// loads and a counter bump, and the writes are out of line.
@@ -119,8 +111,8 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// its parked subscribers.
     #[inline(never)]
     fn publish_all(&self, receivers: usize, msg: T) -> usize {
+        let _sweep = Sweep::new(&self.all, &[], ALL_TOPICS);
         self.all.push(msg);
-        self.all.wake_parked();
         receivers
     }
 
@@ -132,15 +124,155 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
             return 0;
         }
         let narrow = crate::sync::read(&self.shared.narrow);
-        let reached = self.route(&narrow, topic, msg);
-        self.wake(&narrow, topic);
-        reached
+        let _sweep = Sweep::new(&self.shared.all, &narrow, topic);
+        self.route(&narrow, topic, msg)
+    }
+
+    /// `publish_many_topic` with chunks of `N` messages: each ring claims a
+    /// chunk's sequence numbers at once. The chunk and its copies live on
+    /// the stack (a batch allocates nothing), `N` chosen by the payload's
+    /// size (see [`BATCH_STACK_BYTES`]).
+    fn publish_chunked<const N: usize>(&self, batch: impl IntoIterator<Item = (u64, T)>) -> usize {
+        let narrow = crate::sync::read(&self.shared.narrow);
+        // One wake sweep for the batch, of the rings its topics reached;
+        // also when a payload's `clone` or `drop` panics half-way, so a
+        // subscriber never sleeps on a message it was sent.
+        let mut sweep = Sweep::new(&self.shared.all, &narrow, 0);
+        let mut chunk: [Option<T>; N] = std::array::from_fn(|_| None);
+        let mut topics = [0u64; N];
+        let (mut total, mut len, mut nobody) = (0, 0, 0);
+        let mut batch = batch.into_iter();
+        loop {
+            let mut filled = 0;
+            while filled < N {
+                match batch.next() {
+                    None => break,
+                    // Topic 0 reaches nobody: counted, never written.
+                    Some((0, _)) => {
+                        len += 1;
+                        nobody += 1;
+                    }
+                    Some((topic, msg)) => {
+                        chunk[filled] = Some(msg);
+                        topics[filled] = topic;
+                        sweep.topics |= topic;
+                        filled += 1;
+                    }
+                }
+            }
+            if filled == 0 {
+                break;
+            }
+            let (reached, heard) =
+                self.flush::<N>(&narrow, &mut chunk[..filled], &topics[..filled]);
+            total += reached;
+            len += filled;
+            nobody += filled - heard;
+            // The payloads the writes replaced (and messages nobody heard)
+            // drop here, once every claimed sequence is stamped: a `drop`
+            // that panics finds the rings consistent (ring.rs, I3).
+            chunk[..filled].iter_mut().for_each(|m| *m = None);
+        }
+        if len > 0 {
+            self.shared.stats.record_batch(len, nobody);
+        }
+        total
+    }
+
+    /// Writes one chunk (`msgs[k]` on `topics[k]`, at most 64) to every
+    /// ring that hears any of it, each ring claiming its share at once.
+    /// Returns the receivers reached, summed over the messages, and how
+    /// many messages reached anyone. Leaves in `msgs` what the full-mask
+    /// ring's writes replaced, for the caller to drop.
+    fn flush<const N: usize>(
+        &self,
+        narrow: &[(u64, Arc<Ring<T>>)],
+        msgs: &mut [Option<T>],
+        topics: &[u64],
+    ) -> (usize, usize) {
+        let mut reached = 0;
+        // Bit k: message k reached someone.
+        let mut heard = 0u64;
+        for (mask, ring) in narrow {
+            let receivers = ring.receivers();
+            if receivers == 0 {
+                continue;
+            }
+            let matching = topics
+                .iter()
+                .enumerate()
+                .filter(|(_, topic)| *topic & mask != 0)
+                .fold(0u64, |bits, (k, _)| bits | 1 << k);
+            if matching == 0 {
+                continue;
+            }
+            // Cloned before the ring claims anything: a `clone` that panics
+            // leaves no claimed sequence unwritten (ring.rs, I3).
+            let mut copy: [Option<T>; N] = std::array::from_fn(|k| {
+                msgs.get(k)
+                    .filter(|_| matching >> k & 1 == 1)
+                    .cloned()
+                    .flatten()
+            });
+            ring.push_all(&mut copy[..msgs.len()]);
+            reached += receivers * matching.count_ones() as usize;
+            heard |= matching;
+            // `copy` drops here: the payloads its writes replaced.
+        }
+        let receivers = self.shared.all.receivers();
+        if receivers > 0 {
+            self.shared.all.push_all(msgs);
+            reached += receivers * msgs.len();
+            heard = u64::MAX >> (64 - msgs.len());
+        }
+        (reached, heard.count_ones() as usize)
     }
 }
 
-/// Messages `publish_many` writes per claim (on the stack, so a batch
-/// allocates nothing).
-const CHUNK: usize = 64;
+/// Wakes the parked subscribers of the full-mask ring and of the narrow
+/// rings whose mask shares a bit with `topics`, when dropped: after a
+/// publish's writes, and also when a payload's `clone` or `drop` panicked
+/// after some of them.
+struct Sweep<'a, T> {
+    all: &'a Ring<T>,
+    narrow: &'a [(u64, Arc<Ring<T>>)],
+    /// The topics written so far (0: none, nothing to wake).
+    topics: u64,
+}
+
+impl<'a, T> Sweep<'a, T> {
+    #[inline]
+    fn new(all: &'a Ring<T>, narrow: &'a [(u64, Arc<Ring<T>>)], topics: u64) -> Self {
+        Self {
+            all,
+            narrow,
+            topics,
+        }
+    }
+}
+
+impl<T> Drop for Sweep<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.topics == 0 {
+            return;
+        }
+        for (_, ring) in self
+            .narrow
+            .iter()
+            .filter(|(mask, _)| mask & self.topics != 0)
+        {
+            ring.wake_parked();
+        }
+        self.all.wake_parked();
+    }
+}
+
+/// What a batch keeps on the stack per message buffer (it has two: the
+/// chunk and one ring's copy): chunks hold 64 messages, or 16, 4 or 1 for
+/// larger payloads, so a 64 KiB payload costs two copies of itself, not
+/// 128 (which would overflow a 2 MiB worker stack).
+const BATCH_STACK_BYTES: usize = 8 * 1024;
 
 /// Pushes to `ring` if anyone reads it (a message nobody can see is not
 /// written: a subscriber arriving later starts after it anyway).
@@ -180,51 +312,20 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
         self.publish_with(topic, msg)
     }
 
-    fn publish_many<I: IntoIterator<Item = T>>(&self, batch: I) -> usize {
-        let narrow = crate::sync::read(&self.shared.narrow);
-        // Writes one chunk to every ring with receivers (each ring claims
-        // the chunk's sequence numbers at once); returns how many receivers
-        // each message of the chunk reached.
-        let flush = |chunk: &mut [Option<T>]| -> usize {
-            let mut reached = 0;
-            for (_, ring) in narrow.iter().filter(|(mask, _)| *mask != 0) {
-                let receivers = ring.receivers();
-                if receivers > 0 {
-                    let mut copy: [Option<T>; CHUNK] =
-                        std::array::from_fn(|k| chunk.get(k).cloned().flatten());
-                    ring.push_all(&mut copy[..chunk.len()]);
-                    reached += receivers;
-                }
-            }
-            let receivers = self.shared.all.receivers();
-            if receivers > 0 {
-                self.shared.all.push_all(chunk);
-                reached += receivers;
-            }
-            reached
-        };
-        let mut chunk: [Option<T>; CHUNK] = std::array::from_fn(|_| None);
-        let (mut total, mut len, mut nobody, mut filled) = (0, 0, 0, 0);
-        let mut batch = batch.into_iter().peekable();
-        while batch.peek().is_some() {
-            for (slot, msg) in chunk.iter_mut().zip(batch.by_ref()) {
-                *slot = Some(msg);
-                filled += 1;
-            }
-            let reached = flush(&mut chunk[..filled]);
-            // Anything not written (no receivers) is dropped here.
-            chunk[..filled].iter_mut().for_each(|m| *m = None);
-            total += reached * filled;
-            nobody += if reached == 0 { filled } else { 0 };
-            len += filled;
-            filled = 0;
+    fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
+        // The largest chunk (at most 64, for the `heard` bits) whose buffer
+        // fits the stack budget; size_of is a constant, so only one arm is
+        // compiled in.
+        let message = std::mem::size_of::<Option<T>>();
+        if 64 * message <= BATCH_STACK_BYTES {
+            self.publish_chunked::<64>(batch)
+        } else if 16 * message <= BATCH_STACK_BYTES {
+            self.publish_chunked::<16>(batch)
+        } else if 4 * message <= BATCH_STACK_BYTES {
+            self.publish_chunked::<4>(batch)
+        } else {
+            self.publish_chunked::<1>(batch)
         }
-        // One wake sweep per batch.
-        self.wake(&narrow, ALL_TOPICS);
-        if len > 0 {
-            self.shared.stats.record_batch(len, nobody);
-        }
-        total
     }
 
     fn subscribe(&self) -> SoaReceiver<T> {

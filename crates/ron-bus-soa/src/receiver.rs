@@ -99,6 +99,9 @@ impl<T> Drop for SoaReceiver<T> {
         if self.woken + self.suppressed > 0 {
             self.stats.record_notify(self.woken, self.suppressed);
         }
+        // Its waker goes with it (a quiet ring would keep it until the
+        // next publish).
+        self.ring.unpark(&mut self.ticket);
         self.ring.remove_receiver(&self.pin);
     }
 }

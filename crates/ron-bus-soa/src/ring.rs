@@ -16,6 +16,16 @@
 //!
 //! - **Claim**: a publisher takes `seq = tail.fetch_add(1)`; each sequence
 //!   number is claimed exactly once, and written.
+//!   **I3**: from a claim to the stamp of the last sequence it claimed, a
+//!   publisher runs none of the payload's code. Messages are cloned before
+//!   the claim (one copy per ring), and the payloads the writes replace are
+//!   handed back and dropped after the stamps (by `push` after its write,
+//!   by `push_all`'s caller after the chunk). So a `clone` or `drop` that
+//!   panics propagates with every claimed sequence written: no publisher
+//!   waits forever on a stamp, and each payload has exactly one owner (a
+//!   cell or the caller's buffer), so none is dropped twice or leaked. A
+//!   reader whose `clone` panics unpins on the way out, so it never holds
+//!   the floor back.
 //! - **Order per slot**: the publisher of `seq` waits until its slot's stamp
 //!   is that of `seq - capacity` (0 for the first lap), then writes the cell
 //!   and stores the stamp `seq + 1`. So stamps only grow, and by induction
@@ -190,22 +200,33 @@ impl<T> Ring<T> {
         // Acquire and must see a claim at least as new as the stamp it saw.
         let seq = self.tail.0.fetch_add(1, AcqRel);
         self.free_cells_below(seq + 1);
-        self.write(seq, msg);
+        // Dropped after the stamp (I3).
+        let _replaced = self.write(seq, msg);
     }
 
     /// Writes every `Some` in `msgs`, in order, as the next messages,
     /// claiming their sequence numbers with one `fetch_add`; wakes nobody.
+    /// Each `Some` is replaced by the payload its write replaced (`None` on
+    /// the ring's first lap): the caller drops those once this returns, so
+    /// a `drop` that panics runs after every claimed sequence is stamped
+    /// (I3).
     pub(crate) fn push_all(&self, msgs: &mut [Option<T>]) {
         let count = msgs.iter().filter(|m| m.is_some()).count() as u64;
         if count == 0 {
             return;
         }
         // AcqRel: as in `push`. Exactly `count` messages are written below,
-        // one per claimed sequence number, so no claim is left unwritten.
+        // one per claimed sequence number, and nothing in between runs the
+        // payload's code (moves only; I3), so no claim is left unwritten.
         let first = self.tail.0.fetch_add(count, AcqRel);
         self.free_cells_below(first + count);
-        for (seq, msg) in (first..).zip(msgs.iter_mut().filter_map(Option::take)) {
-            self.write(seq, msg);
+        let mut seq = first;
+        for slot in msgs.iter_mut() {
+            if let Some(msg) = slot.take() {
+                // `slot` is `None` here: the assignment drops nothing.
+                *slot = self.write(seq, msg);
+                seq += 1;
+            }
         }
     }
 
@@ -219,8 +240,10 @@ impl<T> Ring<T> {
     }
 
     /// Writes `msg` as sequence `seq`, claimed by the caller, who made its
-    /// cell writable (`free_cells_below`).
-    fn write(&self, seq: u64, msg: T) {
+    /// cell writable (`free_cells_below`). Returns the payload it replaced,
+    /// for the caller to drop after the stamp (I3).
+    #[must_use = "the replaced payload is the caller's to drop"]
+    fn write(&self, seq: u64, msg: T) -> Option<T> {
         let stamp = &self.stamps[(seq & self.mask) as usize];
         // Wait for the slot's previous lap (0 on the first): stamps grow
         // in steps of `capacity`, and the cell's previous payload is written.
@@ -246,7 +269,7 @@ impl<T> Ring<T> {
         });
         // Release: a reader that sees this stamp (Acquire) sees the payload.
         stamp.store(seq + 1, Release);
-        drop(replaced);
+        replaced
     }
 
     /// Returns once no reader is, or can get, pinned on sequence `old`
@@ -300,19 +323,19 @@ impl<T> Ring<T> {
             let mut list = lock(&self.parked.0.list);
             match *ticket {
                 Some(Ticket { sweep, index }) if sweep == list.sweep => {
-                    if let Some(registered) = list.wakers.get_mut(index)
+                    if let Some(Some(registered)) = list.wakers.get_mut(index)
                         && !registered.will_wake(waker)
                     {
                         *registered = waker.clone();
                     }
                 }
                 _ => {
-                    list.wakers.push(waker.clone());
+                    let index = list.register(waker.clone());
                     *ticket = Some(Ticket {
                         sweep: list.sweep,
-                        index: list.wakers.len() - 1,
+                        index,
                     });
-                    self.parked.0.count.store(list.wakers.len(), SeqCst);
+                    self.parked.0.count.store(list.parked(), SeqCst);
                 }
             }
         }
@@ -320,6 +343,29 @@ impl<T> Ring<T> {
         // caller's second look at the ring; the publisher's stamp, then its
         // look at the parked count.
         fence(SeqCst);
+    }
+
+    /// Takes a leaving subscriber's waker out of the parked list (if it is
+    /// still there), so a quiet ring does not keep the wakers, and with
+    /// them the tasks, of subscribers that are gone.
+    pub(crate) fn unpark(&self, ticket: &mut Option<Ticket>) {
+        let Some(Ticket { sweep, index }) = ticket.take() else {
+            return;
+        };
+        let waker = {
+            let mut list = lock(&self.parked.0.list);
+            if sweep != list.sweep {
+                return; // Already taken by a sweep.
+            }
+            let waker = list.unregister(index);
+            // A count that drops to 0 only spares publishes the lock; a
+            // publish that still sees the old count takes the lock and
+            // finds one waker fewer.
+            self.parked.0.count.store(list.parked(), SeqCst);
+            waker
+        };
+        // Outside the lock: dropping a waker may run arbitrary code.
+        drop(waker);
     }
 
     /// Wakes every parked subscriber, once each (a publish calls this once,
@@ -333,10 +379,11 @@ impl<T> Ring<T> {
             let mut list = lock(&self.parked.0.list);
             list.sweep += 1;
             self.parked.0.count.store(0, SeqCst);
+            list.vacant.clear();
             std::mem::take(&mut list.wakers)
         };
         // Outside the lock: a waker may run arbitrary code.
-        for waker in wakers {
+        for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
     }
@@ -462,6 +509,7 @@ impl Parked {
             list: Mutex::new(ParkList {
                 sweep: 0,
                 wakers: Vec::new(),
+                vacant: Vec::new(),
             }),
             count: AtomicUsize::new(0),
         }
@@ -472,7 +520,40 @@ impl Parked {
 struct ParkList {
     /// Sweeps so far: a ticket from an earlier sweep is void.
     sweep: u64,
-    wakers: Vec<Waker>,
+    /// Registered wakers, at their tickets' indices; `None` where a
+    /// subscriber left (its index is in `vacant`).
+    wakers: Vec<Option<Waker>>,
+    /// Indices of `wakers` left by subscribers, reused first: the list
+    /// never outgrows the subscribers parked at once in one sweep.
+    vacant: Vec<usize>,
+}
+
+impl ParkList {
+    /// Stores `waker`; returns its index.
+    fn register(&mut self, waker: Waker) -> usize {
+        match self.vacant.pop() {
+            Some(index) => {
+                self.wakers[index] = Some(waker);
+                index
+            }
+            None => {
+                self.wakers.push(Some(waker));
+                self.wakers.len() - 1
+            }
+        }
+    }
+
+    /// Takes the waker at `index` (registered in this sweep).
+    fn unregister(&mut self, index: usize) -> Option<Waker> {
+        let waker = self.wakers.get_mut(index)?.take()?;
+        self.vacant.push(index);
+        Some(waker)
+    }
+
+    /// Wakers registered now.
+    fn parked(&self) -> usize {
+        self.wakers.len() - self.vacant.len()
+    }
 }
 
 /// Where a subscriber's waker sits in a ring's parked list.

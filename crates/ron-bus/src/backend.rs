@@ -41,9 +41,40 @@ where
     /// Publishes every message of `batch` in order, as if by [`publish`](Self::publish)
     /// each, with one wake-up sweep for the whole batch. Returns the sum of
     /// what each `publish` would have returned.
+    ///
+    /// Every message goes out on [`ALL_TOPICS`]: this is
+    /// [`publish_many_topic`](Self::publish_many_topic) with that topic on
+    /// each message, which is how backends implement it.
     fn publish_many<I>(&self, batch: I) -> usize
     where
-        I: IntoIterator<Item = T>;
+        I: IntoIterator<Item = T>,
+    {
+        self.publish_many_topic(batch.into_iter().map(|msg| (ALL_TOPICS, msg)))
+    }
+
+    /// Publishes every `(topic, message)` of `batch` in order, as if by
+    /// [`publish_topic`](Self::publish_topic) each: a message reaches, wakes
+    /// and can cost lag only the subscribers whose interest shares a bit
+    /// with its own topic. One wake-up sweep for the whole batch. Returns
+    /// the sum of what each `publish_topic` would have returned.
+    ///
+    /// ```
+    /// use ron_bus::reference::ReferenceBus;
+    /// use ron_bus::{BusBackend, BusReceiver, TryRecvError};
+    ///
+    /// const HEALTH: u64 = 1 << 0;
+    /// const CRASH: u64 = 1 << 1;
+    /// let bus = ReferenceBus::with_capacity(8)?;
+    /// let mut crashes = bus.subscribe_with_interest(CRASH);
+    /// let reached = bus.publish_many_topic([(HEALTH, "up"), (CRASH, "boom"), (HEALTH, "up")]);
+    /// assert_eq!(reached, 1);
+    /// assert_eq!(crashes.try_recv(), Ok("boom"));
+    /// assert_eq!(crashes.try_recv(), Err(TryRecvError::Empty));
+    /// # Ok::<(), ron_bus::BusError>(())
+    /// ```
+    fn publish_many_topic<I>(&self, batch: I) -> usize
+    where
+        I: IntoIterator<Item = (u64, T)>;
 
     /// A subscriber that sees every message published from now on.
     fn subscribe(&self) -> Self::Receiver;

@@ -77,8 +77,22 @@ impl<T> Drop for PublisherGuard<T> {
 
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // Nothing under this lock can panic half-way through a change.
+        // A payload's `clone` or `drop` may panic under this lock; every
+        // change under it leaves the state consistent at each point where
+        // one runs (see `deliver`), so a poisoned lock is still good.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The wakers a publish took from parked subscribers: woken when it drops,
+/// after the lock is released, also when a payload's `clone` or `drop`
+/// panicked half-way (a subscriber that got a message is always woken).
+#[derive(Default)]
+struct Wakeups(Vec<Waker>);
+
+impl Drop for Wakeups {
+    fn drop(&mut self) {
+        self.0.drain(..).for_each(Waker::wake);
     }
 }
 
@@ -89,19 +103,20 @@ impl<T: Clone> ReferenceBus<T> {
         state: &mut State<T>,
         topic: u64,
         msg: &T,
-        wakers: &mut Vec<Waker>,
+        wakers: &mut Wakeups,
     ) -> (usize, u64) {
         let mut receivers = 0;
         let mut suppressed = 0;
         for sub in state.subscribers.iter_mut().filter(|s| s.mask & topic != 0) {
             receivers += 1;
             if sub.queue.len() == self.shared.capacity {
-                sub.queue.pop_front();
+                // Counted before the payload's `drop` runs (it may panic).
                 sub.lost += 1;
+                sub.queue.pop_front();
             }
             sub.queue.push_back(msg.clone());
             match sub.waker.take() {
-                Some(waker) => wakers.push(waker),
+                Some(waker) => wakers.0.push(waker),
                 None => suppressed += 1,
             }
         }
@@ -150,24 +165,23 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
     }
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
-        let mut wakers = Vec::new();
+        let mut wakers = Wakeups::default();
         let (receivers, suppressed) =
             self.deliver(&mut self.shared.lock(), topic, &msg, &mut wakers);
         self.shared.stats.record_publish(receivers);
         self.shared
             .stats
-            .record_notify(wakers.len() as u64, suppressed);
-        wakers.into_iter().for_each(Waker::wake);
+            .record_notify(wakers.0.len() as u64, suppressed);
         receivers
     }
 
-    fn publish_many<I: IntoIterator<Item = T>>(&self, batch: I) -> usize {
-        let mut wakers = Vec::new();
+    fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
+        let mut wakers = Wakeups::default();
         let (mut total, mut len, mut nobody, mut suppressed) = (0, 0, 0, 0);
         {
             let mut state = self.shared.lock();
-            for msg in batch {
-                let (receivers, skipped) = self.deliver(&mut state, ALL_TOPICS, &msg, &mut wakers);
+            for (topic, msg) in batch {
+                let (receivers, skipped) = self.deliver(&mut state, topic, &msg, &mut wakers);
                 total += receivers;
                 len += 1;
                 nobody += usize::from(receivers == 0);
@@ -177,11 +191,11 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
         if len > 0 {
             self.shared.stats.record_batch(len, nobody);
         }
-        // One sweep for the whole batch, after every message is in place.
+        // One sweep for the whole batch, after every message is in place
+        // (when `wakers` drops, after the lock).
         self.shared
             .stats
-            .record_notify(wakers.len() as u64, suppressed);
-        wakers.into_iter().for_each(Waker::wake);
+            .record_notify(wakers.0.len() as u64, suppressed);
         total
     }
 

@@ -3,3 +3,4 @@
 //! fault injected on purpose and the test that caught it).
 
 ron_bus::conformance_tests!(ron_bus::reference::ReferenceBus<u64>);
+ron_bus::conformance_payload_tests!(ron_bus::reference::ReferenceBus);

@@ -114,7 +114,22 @@ impl Bus {
         BusBackend::publish(self, event)
     }
 
-    /// Publishes every event in order, with one wake-up sweep.
+    /// Publishes every event in order, each on its own topic as
+    /// [`publish`](Self::publish) would, with one wake-up sweep. Returns the
+    /// sum of what each `publish` would have returned.
+    ///
+    /// ```
+    /// use ron_kernel::bus::Bus;
+    /// use ron_kernel::KernelEvent;
+    ///
+    /// let bus = Bus::new(64)?;
+    /// let mut crashes = bus.subscribe_with_interest(KernelEvent::SERVICE_CRASHED);
+    /// let crash = KernelEvent::ServiceCrashed { service: "db".into(), reason: "oom".into() };
+    /// bus.publish_many([KernelEvent::health("db", false), crash.clone()]);
+    /// assert_eq!(crashes.try_recv(), Ok(crash)); // the health event is not for it
+    /// assert!(crashes.try_recv().is_err());
+    /// # Ok::<(), ron_kernel::bus::BusError>(())
+    /// ```
     pub fn publish_many<I: IntoIterator<Item = KernelEvent>>(&self, events: I) -> usize {
         BusBackend::publish_many(self, events)
     }
@@ -166,10 +181,15 @@ impl BusBackend<KernelEvent> for Bus {
         }
     }
 
+    /// Publishes each event on its own topic, as [`publish`](Self::publish) does.
     fn publish_many<I: IntoIterator<Item = KernelEvent>>(&self, events: I) -> usize {
+        self.publish_many_topic(events.into_iter().map(|event| (event.topic(), event)))
+    }
+
+    fn publish_many_topic<I: IntoIterator<Item = (u64, KernelEvent)>>(&self, batch: I) -> usize {
         match &self.inner {
-            Inner::Soa(bus) => bus.publish_many(events),
-            Inner::Classic(bus) => bus.publish_many(events),
+            Inner::Soa(bus) => bus.publish_many_topic(batch),
+            Inner::Classic(bus) => bus.publish_many_topic(batch),
         }
     }
 

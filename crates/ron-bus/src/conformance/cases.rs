@@ -262,6 +262,89 @@ pub fn publish_many_equals_publishing_in_order<B: BusBackend<u64>>() {
     }
 }
 
+/// `publish_many_topic` over mixed topics returns and delivers exactly what
+/// `publish_topic` of each message in order would: a subscriber with
+/// interest X receives exactly the batch's X messages, in order, with the
+/// same lag; messages outside its interest never reach, wake or charge it.
+pub fn publish_many_topic_respects_interest_masks<B: BusBackend<u64>>() {
+    const A: u64 = 0b01;
+    const B_: u64 = 0b10;
+    const TOPICS: [u64; 5] = [A, B_, A | B_, ALL_TOPICS, 0];
+    // Batches shorter and longer than the capacity (lag inside a batch).
+    for batch_len in [1usize, 5, 7, 30] {
+        let (batched, looped): (B, B) = (bus(4), bus(4));
+        let subscribe =
+            |bus: &B| [A, B_, A | B_, ALL_TOPICS].map(|mask| bus.subscribe_with_interest(mask));
+        let (mut got, mut want) = (subscribe(&batched), subscribe(&looped));
+        let batch: Vec<(u64, u64)> = (0..batch_len as u64)
+            .map(|i| (TOPICS[(i * 3 % 5) as usize], 100 + i))
+            .collect();
+        {
+            let probe = Probe::new();
+            let mut parked_on_b = pin!(got[1].recv());
+            assert!(probe.poll(parked_on_b.as_mut()).is_pending());
+            let reached = batched.publish_many_topic(batch.iter().copied());
+            let expected: usize = batch
+                .iter()
+                .map(|&(topic, m)| looped.publish_topic(topic, m))
+                .sum();
+            assert_eq!(reached, expected, "batch of {batch_len}");
+            let b_heard = batch.iter().any(|&(topic, _)| topic & B_ != 0);
+            assert_eq!(
+                probe.wakes(),
+                usize::from(b_heard),
+                "batch of {batch_len}: the B subscriber's wake-ups"
+            );
+        }
+        for (i, (rx, model)) in got.iter_mut().zip(&mut want).enumerate() {
+            assert_eq!(
+                drain(rx),
+                drain(model),
+                "batch of {batch_len}, subscriber {i}"
+            );
+        }
+        let (s, l) = (batched.stats().snapshot(), looped.stats().snapshot());
+        assert_eq!(
+            (s.published, s.no_receivers, s.receiver_lag),
+            (l.published, l.no_receivers, l.receiver_lag),
+            "batch of {batch_len}"
+        );
+        assert_eq!((s.batch_publishes, s.batch_len_sum), (1, batch_len as u64));
+    }
+    // Nobody's topic: the whole batch reaches nobody and counts as unheard.
+    let bus: B = bus(4);
+    let mut on_a = bus.subscribe_with_interest(A);
+    assert_eq!(bus.publish_many_topic((0..10).map(|i| (B_, i))), 0);
+    assert_eq!(drain(&mut on_a), (vec![], vec![]));
+    let stats = bus.stats().snapshot();
+    assert_eq!((stats.published, stats.no_receivers), (10, 10));
+}
+
+/// A receiver dropped while its waker is registered (parked in `recv`)
+/// takes the waker with it: a quiet bus does not keep the wakers, and so
+/// the tasks, of subscribers that are gone.
+pub fn a_dropped_receiver_drops_its_waker<B: BusBackend<u64>>() {
+    let bus: B = bus(4);
+    let probe = Probe::new();
+    for _ in 0..1_000 {
+        let mut rx = bus.subscribe();
+        let mut recv = pin!(rx.recv());
+        assert!(probe.poll(recv.as_mut()).is_pending());
+    }
+    assert_eq!(
+        probe.clones_alive(),
+        0,
+        "wakers of dropped receivers are still held"
+    );
+    // A live parked receiver still holds one and is still woken.
+    let mut rx = bus.subscribe();
+    let mut recv = pin!(rx.recv());
+    assert!(probe.poll(recv.as_mut()).is_pending());
+    assert_eq!(bus.publish(7), 1);
+    assert_eq!(probe.wakes(), 1);
+    assert_eq!(probe.poll(recv.as_mut()), Poll::Ready(Ok(7)));
+}
+
 /// Puts both buses in the same state: a few messages, one subscriber behind.
 fn bus_publish_some<B: BusBackend<u64>>(
     a: &B,

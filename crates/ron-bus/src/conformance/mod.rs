@@ -11,17 +11,26 @@
 //! accounting under lag (fixed cases and a property test against a
 //! `VecDeque` model), `Lagged(n)` then the oldest retained message, late
 //! subscribers, closing with drain, receiver drops, `publish_many`, interest
-//! masks, coalesced wake-ups, `blocking_recv` and a multi-thread stress test.
+//! masks (batches included), coalesced wake-ups, wakers of dropped receivers,
+//! `blocking_recv` and a multi-thread stress test.
+//! [`conformance_payload_tests!`](crate::conformance_payload_tests) adds the
+//! cases about payload types: a `clone` or `drop` that panics, and payloads
+//! too large to keep many of on a thread's stack.
 //!
 //! Enabled by the `conformance` feature (it brings proptest and tokio).
 
 mod cases;
 mod model;
+mod payloads;
 mod stress;
 mod waker;
 
 pub use cases::*;
 pub use model::matches_the_vecdeque_model;
+pub use payloads::{
+    Big, Payload, Traps, large_payloads_batch_on_a_small_stack,
+    panicking_payloads_leave_the_bus_usable,
+};
 pub use stress::stress_exact_accounting;
 
 /// Instantiates every conformance test for a backend type implementing
@@ -41,10 +50,12 @@ macro_rules! conformance_tests {
             close_wakes_a_parked_receiver,
             dropping_a_receiver_leaves_others_alone,
             publish_many_equals_publishing_in_order,
+            publish_many_topic_respects_interest_masks,
             interest_filters_delivery_and_lag,
             interest_does_not_wake_outside_the_mask,
             full_mask_is_plain_subscribe,
             wakes_are_coalesced_and_counted,
+            a_dropped_receiver_drops_its_waker,
             blocking_recv_works_from_a_plain_thread,
             matches_the_vecdeque_model,
             stress_exact_accounting,
@@ -57,5 +68,32 @@ macro_rules! conformance_tests {
                 $crate::conformance::$case::<$backend>();
             }
         )+
+    };
+}
+
+/// Instantiates the conformance tests about payload types for a generic
+/// backend, named by its path without parameters: it runs them with the
+/// kit's [`Payload`] (traps in `clone` and `drop`) and [`Big`] (64 KiB).
+///
+/// ```text
+/// // crates/my-backend/tests/conformance.rs
+/// ron_bus::conformance_payload_tests!(my_backend::MyBus);
+/// ```
+#[macro_export]
+macro_rules! conformance_payload_tests {
+    ($($bus:ident)::+) => {
+        #[test]
+        fn panicking_payloads_leave_the_bus_usable() {
+            $crate::conformance::panicking_payloads_leave_the_bus_usable::<
+                $($bus)::+<$crate::conformance::Payload>,
+            >();
+        }
+
+        #[test]
+        fn large_payloads_batch_on_a_small_stack() {
+            $crate::conformance::large_payloads_batch_on_a_small_stack::<
+                $($bus)::+<$crate::conformance::Big>,
+            >();
+        }
     };
 }

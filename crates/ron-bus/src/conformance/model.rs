@@ -22,8 +22,11 @@ enum Op {
     Publish {
         topic: usize,
     },
+    /// `publish_many` of this many messages, or, with topics,
+    /// `publish_many_topic` of one message per topic.
     PublishMany {
         len: usize,
+        topics: Option<Vec<usize>>,
     },
     Subscribe {
         mask: usize,
@@ -43,7 +46,11 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0..TOPICS.len()).prop_map(|topic| Op::Publish { topic }),
-        1 => (0..7usize).prop_map(|len| Op::PublishMany { len }),
+        1 => (0..7usize).prop_map(|len| Op::PublishMany { len, topics: None }),
+        1 => prop::collection::vec(0..TOPICS.len(), 0..7).prop_map(|topics| Op::PublishMany {
+            len: topics.len(),
+            topics: Some(topics),
+        }),
         1 => (0..MASKS.len()).prop_map(|mask| Op::Subscribe { mask }),
         3 => any::<usize>().prop_map(|sub| Op::TryRecv { sub }),
         2 => any::<usize>().prop_map(|sub| Op::PollRecv { sub }),
@@ -105,11 +112,20 @@ fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(bus.publish_topic(topic, next), expected);
                 next += 1;
             }
-            Op::PublishMany { len } => {
-                let expected: usize = (next..next + len as u64)
-                    .map(|m| publish_to_model(&mut model, ALL_TOPICS, m))
+            Op::PublishMany { len, topics } => {
+                let batch: Vec<(u64, u64)> = (next..next + len as u64)
+                    .enumerate()
+                    .map(|(i, m)| (topics.as_ref().map_or(ALL_TOPICS, |t| TOPICS[t[i]]), m))
+                    .collect();
+                let expected: usize = batch
+                    .iter()
+                    .map(|&(topic, m)| publish_to_model(&mut model, topic, m))
                     .sum();
-                prop_assert_eq!(bus.publish_many(next..next + len as u64), expected);
+                let got = match topics {
+                    None => bus.publish_many(batch.into_iter().map(|(_, m)| m)),
+                    Some(_) => bus.publish_many_topic(batch),
+                };
+                prop_assert_eq!(got, expected);
                 next += len as u64;
             }
             Op::Subscribe { mask } => {

@@ -39,6 +39,13 @@ impl Probe {
         self.count.0.load(Ordering::SeqCst)
     }
 
+    /// Clones of this probe's waker alive outside the probe (held by a bus
+    /// or a future).
+    pub(crate) fn clones_alive(&self) -> usize {
+        // The probe holds two references: `count` and `waker`.
+        Arc::strong_count(&self.count) - 2
+    }
+
     pub(crate) fn poll<F: Future>(&self, future: Pin<&mut F>) -> Poll<F::Output> {
         future.poll(&mut Context::from_waker(&self.waker))
     }
