@@ -17,7 +17,15 @@
 //!   oldest retained one. No limit on their number.
 //! - **Wake-ups** are edge-triggered and coalesced: only parked subscribers
 //!   are woken, once per publish (or per `publish_many` batch); a publish
-//!   with nobody parked costs one fence and one load.
+//!   with nobody parked costs one fence and one load. A dropped receiver
+//!   takes its waker out of the parked list.
+//! - **Panicking payloads**: a publisher runs no payload code between
+//!   claiming sequence numbers and stamping them (clones before, drops of
+//!   replaced payloads after), so a `clone` or `drop` that panics
+//!   propagates and leaves the ring consistent and usable.
+//! - **Batches** claim a chunk per ring at once: 64 messages, fewer for
+//!   payloads over 128 bytes, so a batch's stack use stays within ~16 KiB
+//!   or two payloads.
 //! - **Interest masks**: one ring per distinct mask (full-mask subscribers
 //!   share one), so a subscriber's capacity and lag count only its traffic.
 //!

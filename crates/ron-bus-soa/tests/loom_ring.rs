@@ -241,3 +241,23 @@ fn close_wakes_a_reader_parked_on_an_empty_ring() {
         assert_eq!(reader.join().unwrap(), Err(RecvError::Closed));
     });
 }
+
+#[test]
+fn a_receiver_leaving_the_parked_list_costs_no_other_wake_up() {
+    model(|| {
+        let bus = SoaBus::<u64>::with_capacity(2).unwrap();
+        let mut stays = bus.subscribe();
+        let mut leaves = bus.subscribe();
+        let reader = thread::spawn(move || loom::future::block_on(stays.recv()));
+        let leaver = thread::spawn(move || {
+            // Parks (a waker in the list), then drops: its waker leaves the
+            // list, its index is left vacant for the next to park.
+            let mut recv = std::pin::pin!(leaves.recv());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = recv.as_mut().poll(&mut cx);
+        });
+        bus.publish(7);
+        leaver.join().unwrap();
+        assert_eq!(reader.join().unwrap(), Ok(7));
+    });
+}

@@ -13,7 +13,15 @@
 //! subscriber. It returns how many subscribers will see the message; with
 //! none it returns 0 and counts `no_receivers` (not an error).
 //! [`publish_many`](BusBackend::publish_many) is the same as publishing each
-//! message in order, with one wake-up sweep for the batch.
+//! message in order, with one wake-up sweep for the batch;
+//! [`publish_many_topic`](BusBackend::publish_many_topic) gives each message
+//! of a batch its own topic, exactly as
+//! [`publish_topic`](BusBackend::publish_topic) would.
+//!
+//! A payload's `Clone` or `Drop` that panics propagates to the call that ran
+//! it (a publish, a batch or a receive) and leaves the bus usable: later
+//! publishes complete and every subscriber continues with a consistent
+//! stream (the conformance kit's payload cases hold every backend to it).
 //!
 //! # Lagging
 //!
@@ -68,7 +76,8 @@
 //! message may carry a topic mask ([`publish_topic`](BusBackend::publish_topic)).
 //! A subscriber sees a message when the masks share a bit. Messages outside
 //! its interest do not reach it, do not wake it, and do not count toward its
-//! capacity, so they can never make it lag. [`ALL_TOPICS`] as interest is
+//! capacity, so they can never make it lag; in a batch
+//! ([`publish_many_topic`](BusBackend::publish_many_topic)) as much as alone. [`ALL_TOPICS`] as interest is
 //! exactly a plain [`subscribe`](BusBackend::subscribe); as a topic, a plain
 //! `publish`.
 //!
@@ -94,7 +103,9 @@
 //! messages do not notify it again. `notify_sends` counts wake-ups sent,
 //! `notify_suppressed` counts deliveries to a subscriber that was already
 //! awake or already notified. `publish_many` wakes each parked subscriber at
-//! most once per batch.
+//! most once per batch. A dropped receiver takes its registered waker with
+//! it: a quiet bus keeps no waker (and so no task) of a subscriber that is
+//! gone.
 //!
 //! # Receiving
 //!
