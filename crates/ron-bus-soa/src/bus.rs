@@ -314,8 +314,8 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
 
     fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
         // The largest chunk (at most 64, for the `heard` bits) whose buffer
-        // fits the stack budget; size_of is a constant, so only one arm is
-        // compiled in.
+        // fits the stack budget. `size_of` is a constant: one arm runs, and
+        // each arm is its own function, so only its buffers take stack.
         let message = std::mem::size_of::<Option<T>>();
         if 64 * message <= BATCH_STACK_BYTES {
             self.publish_chunked::<64>(batch)

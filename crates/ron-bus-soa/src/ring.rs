@@ -260,7 +260,8 @@ impl<T> Ring<T> {
             // no other publisher writes it (claims are unique; the next one
             // for this cell waits for our stamp). It is initialised iff
             // `initialised` (I1), so the old payload is moved out exactly
-            // once before the new one is written.
+            // once before the new one is written; the caller owns it from
+            // here and drops it after the stamp (I3).
             unsafe {
                 let old = initialised.then(|| (*cell).assume_init_read());
                 (*cell).write(msg);
