@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::Notify;
 
@@ -26,11 +27,13 @@ impl Signal {
     /// Called by `notify` for every event and error. Any change in a
     /// watched directory wakes the reload task: which file it names does
     /// not matter (a symlink swap names none of the path), the content
-    /// decides. Reads are ignored, so the reloads' own reads do not
-    /// trigger reloads.
+    /// decides. Opens, reads and closes after reading are ignored, so the
+    /// reloads' own reads do not trigger reloads; a close after writing
+    /// (inotify's `IN_CLOSE_WRITE`) is a change, the only event an `mmap`
+    /// writer may produce.
     pub(crate) fn deliver(&self, result: notify::Result<notify::Event>) {
         match result {
-            Ok(event) if matches!(event.kind, EventKind::Access(_)) => {}
+            Ok(event) if is_read(&event.kind) => {}
             Ok(_) => self.changed.notify_one(),
             Err(error) => {
                 // The reload task warns once per batch (reason `watch`);
@@ -68,6 +71,16 @@ impl Signal {
     }
 }
 
+/// Whether `kind` is only somebody reading (the reloads themselves).
+fn is_read(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Access(
+            AccessKind::Open(_) | AccessKind::Read | AccessKind::Close(AccessMode::Read)
+        )
+    )
+}
+
 /// A `notify` watcher covering one [`WatchSet`]; dropping it stops it.
 pub(crate) struct Armed {
     set: WatchSet,
@@ -81,8 +94,9 @@ impl std::fmt::Debug for Armed {
 }
 
 /// Makes `armed` cover `file`'s watch set as it is now: nothing to do when
-/// it already does, else a new watcher replaces the old one (the old one
-/// stays when the new one cannot be armed, and the next call tries again).
+/// it already does, else a new watcher replaces the old one (the old one,
+/// if `armed` holds one, stays when the new one cannot be armed, and the
+/// next call tries again).
 /// Returns whether the watch changed. Blocking (it walks the path): call it
 /// off the runtime's workers.
 pub(crate) fn rearm(
@@ -144,5 +158,33 @@ fn watch_error(path: &Path, error: &notify::Error) -> ConfigError {
     ConfigError::Watch {
         path: path.to_owned(),
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use notify::event::Event;
+
+    use super::*;
+
+    /// Whether `kind`, delivered alone, wakes the reload task.
+    async fn wakes(kind: EventKind) -> bool {
+        let signal = Signal::default();
+        signal.deliver(Ok(Event::new(kind)));
+        tokio::time::timeout(Duration::from_millis(50), signal.changed())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_close_after_writing_wakes_but_reads_do_not() {
+        // inotify's IN_CLOSE_WRITE, all an mmap writer may produce.
+        assert!(wakes(EventKind::Access(AccessKind::Close(AccessMode::Write))).await);
+        // The reloads' own reads.
+        assert!(!wakes(EventKind::Access(AccessKind::Open(AccessMode::Any))).await);
+        assert!(!wakes(EventKind::Access(AccessKind::Read)).await);
+        assert!(!wakes(EventKind::Access(AccessKind::Close(AccessMode::Read))).await);
     }
 }

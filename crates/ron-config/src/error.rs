@@ -68,7 +68,8 @@ pub enum ConfigError {
     /// (then it is re-armed and the file reloaded).
     #[error("cannot watch {}: {message}", path.display())]
     Watch {
-        /// The directory.
+        /// The directory that could not be watched, or the configuration
+        /// file when the watcher itself failed (or no runtime was running).
         path: PathBuf,
         /// What went wrong.
         message: String,

@@ -14,6 +14,7 @@ use crate::dirwatch::{Armed, Signal, rearm};
 use crate::error::ConfigError;
 use crate::load::Loader;
 use crate::model::Config;
+use crate::read::{Stamp, stamp};
 
 /// How a [`LiveConfig`] watches.
 ///
@@ -184,6 +185,12 @@ impl LiveConfig {
     /// Loads the configuration and starts watching its file and the
     /// environment. Must be called within a tokio runtime.
     ///
+    /// This first load, and the arming of the watch before it, run on the
+    /// caller's thread (blocking it for a `stat` walk of the path and one
+    /// bounded read): call it at start-up, or from
+    /// [`spawn_blocking`](tokio::task::spawn_blocking). Every later reload
+    /// runs on the blocking pool.
+    ///
     /// # Errors
     ///
     /// Whatever [`Loader::load`] returns for the first load (a service
@@ -205,29 +212,14 @@ impl LiveConfig {
         options: WatchOptions,
         listener: impl ReloadListener,
     ) -> Result<(Self, Arc<Signal>), ConfigError> {
-        let file = loader.file();
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| ConfigError::Watch {
-            path: file.clone().unwrap_or_default(),
+            path: loader.file().unwrap_or_default(),
             message: format!("LiveConfig::start needs a tokio runtime: {e}"),
         })?;
-        let initial = loader.load()?;
-        let current = Arc::new(ArcSwap::from_pointee(initial.clone()));
-        let signal = Arc::new(Signal::default());
-        let mut armed = None;
-        if let Some(file) = &file {
-            rearm(file, &mut armed, &signal)?;
-        }
+        let reloader = Reloader::start(loader, Box::new(listener))?;
+        let current = Arc::clone(&reloader.current);
+        let signal = Arc::clone(&reloader.signal);
         let cancel = CancellationToken::new();
-        let reloader = Reloader {
-            env_seen: loader.env_source().snapshot(),
-            loader,
-            last_loaded: initial,
-            current: Arc::clone(&current),
-            listener: Box::new(listener),
-            signal: Arc::clone(&signal),
-            armed,
-            watch_failing: false,
-        };
         let task = runtime.spawn(watch_loop(reloader, options, cancel.clone()));
         let live = Self {
             current,
@@ -263,7 +255,9 @@ enum Look {
     /// Something changed (file events, the environment): reload.
     Reload,
     /// The periodic check: re-arm the watch if the path now goes through
-    /// other directories, and reload only then.
+    /// other directories, and reload only then; a file whose stamp
+    /// (identity, size, modification time) changed since the last look is
+    /// reported to the caller, which debounces it like an event.
     Check,
 }
 
@@ -271,6 +265,10 @@ enum Look {
 /// watch on the directories the file's path goes through now.
 struct Reloader {
     loader: Loader,
+    /// What the file looked like (from outside) at the last load, or when
+    /// the periodic check last saw it change: a different one means a
+    /// change, even if no event said so.
+    stamp_seen: Option<Stamp>,
     /// The `RON_*` values at the last look.
     env_seen: Vec<Option<String>>,
     /// The last configuration loaded successfully, as loaded (its version
@@ -282,53 +280,113 @@ struct Reloader {
     /// `None` while a (re-)arm is running on the blocking pool, or when
     /// there is no file or no watch could be armed yet.
     armed: Option<Armed>,
-    /// The last re-arm failed (reported once until one succeeds again).
+    /// A watch incident (a watcher error or a failed re-arm) was reported
+    /// and no re-arm has succeeded since: the incident is counted once.
     watch_failing: bool,
 }
 
+/// What a look found, from the blocking pool.
+struct Outcome {
+    armed: Option<Armed>,
+    rearmed: Option<Result<bool, ConfigError>>,
+    stamp: Option<Stamp>,
+    loaded: Option<Result<Config, ConfigError>>,
+}
+
 impl Reloader {
+    /// The first look, on the caller's thread. The watch is armed before
+    /// the file is stamped and loaded, and the environment is noted before
+    /// too, so whatever changes after the load is an event or a poll
+    /// difference: nothing that changes during start-up is missed.
+    fn start(loader: Loader, listener: Box<dyn ReloadListener>) -> Result<Self, ConfigError> {
+        let env_seen = loader.env_source().snapshot();
+        let signal = Arc::new(Signal::default());
+        let mut armed = None;
+        let file = loader.file();
+        if let Some(file) = &file {
+            rearm(file, &mut armed, &signal)?;
+        }
+        let stamp_seen = file.as_deref().and_then(stamp);
+        let initial = loader.load()?;
+        Ok(Self {
+            env_seen,
+            stamp_seen,
+            loader,
+            current: Arc::new(ArcSwap::from_pointee(initial.clone())),
+            last_loaded: initial,
+            listener,
+            signal,
+            armed,
+            watch_failing: false,
+        })
+    }
+
     /// Re-arms the watch if needed and reloads (see [`Look`]); the path
-    /// walk, the watcher's set-up and the file read run on the blocking
-    /// pool.
-    async fn look(&mut self, look: Look) {
+    /// walk, the watcher's set-up, the `stat` and the file read run on the
+    /// blocking pool. Returns whether a [`Look::Check`] found the file
+    /// changed without reloading it (its caller debounces that as an
+    /// event). Cancellation ends the wait at once: a read stuck in the
+    /// kernel (a hung network file system) never holds up
+    /// [`LiveConfig::stop`]; it finishes, or not, on its own.
+    async fn look(&mut self, look: Look, cancel: &CancellationToken) -> bool {
         let watcher_failed = self.report_watcher_errors();
         let loader = self.loader.clone();
         let signal = Arc::clone(&self.signal);
         let mut armed = self.armed.take();
-        let joined = tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
             if watcher_failed {
                 // A failed watcher may have lost events and watches: start
                 // from scratch.
                 armed = None;
             }
-            let rearmed = loader.file().map(|file| rearm(&file, &mut armed, &signal));
+            let file = loader.file();
+            let rearmed = file.as_deref().map(|file| rearm(file, &mut armed, &signal));
+            // Stamped before the read: a change during the read leaves a
+            // stamp that differs at the next check (an extra reload at
+            // worst, never a missed one).
+            let stamp = file.as_deref().and_then(stamp);
             let reload = look == Look::Reload || !matches!(rearmed, None | Some(Ok(false)));
             let loaded = reload.then(|| loader.load());
-            (armed, rearmed, loaded)
-        })
-        .await;
-        let (armed, rearmed, loaded) = match joined {
+            Outcome {
+                armed,
+                rearmed,
+                stamp,
+                loaded,
+            }
+        });
+        let joined = tokio::select! {
+            () = cancel.cancelled() => return false,
+            joined = work => joined,
+        };
+        let outcome = match joined {
             Ok(outcome) => outcome,
             Err(error) => {
                 // Only a panic or a runtime shutting down; the next look
                 // re-arms from scratch.
                 tracing::warn!(%error, "configuration reload did not finish");
-                return;
+                return false;
             }
         };
-        self.armed = armed;
-        match rearmed {
+        self.armed = outcome.armed;
+        match outcome.rearmed {
             Some(Err(error)) => self.watch_failed(error),
             _ => self.watch_failing = false,
         }
-        if let Some(loaded) = loaded {
-            self.apply(loaded);
+        let moved = outcome.stamp != self.stamp_seen;
+        self.stamp_seen = outcome.stamp;
+        match outcome.loaded {
+            Some(loaded) => {
+                self.apply(loaded);
+                false
+            }
+            None => moved,
         }
     }
 
     /// Reports the watcher's errors since the last look, if any (one
-    /// refusal, reason `watch`); returns whether there were any.
-    fn report_watcher_errors(&self) -> bool {
+    /// refusal, reason `watch`, for the incident: a re-arm failing right
+    /// after is not counted again); returns whether there were any.
+    fn report_watcher_errors(&mut self) -> bool {
         let Some((count, last)) = self.signal.take_errors() else {
             return false;
         };
@@ -337,11 +395,15 @@ impl Reloader {
             message: format!("{count} watcher error(s), the last: {last}"),
         };
         self.reject(error);
+        self.watch_failing = true;
         true
     }
 
-    /// A re-arm failed: reported on the first failure, retried quietly at
-    /// every look until it succeeds (the old watch, if any, stays).
+    /// A re-arm failed: reported on the first failure of an incident,
+    /// retried quietly at every look until it succeeds. The old watch, if
+    /// any, stays, unless the watcher itself failed: then it was dropped
+    /// and nothing is watched until a re-arm succeeds (the periodic check
+    /// still finds changes).
     fn watch_failed(&mut self, error: ConfigError) {
         if self.watch_failing {
             tracing::debug!(%error, "configuration watch still cannot be armed");
@@ -377,14 +439,15 @@ impl Reloader {
     }
 
     /// The periodic look: a reload when any `RON_*` value changed since
-    /// the last one, else a check of the watch.
-    async fn poll(&mut self) {
+    /// the last one, else a check of the watch and of the file's stamp.
+    /// Returns whether the file changed unannounced (see [`look`](Self::look)).
+    async fn poll(&mut self, cancel: &CancellationToken) -> bool {
         let now = self.loader.env_source().snapshot();
         if now == self.env_seen {
-            self.look(Look::Check).await;
+            self.look(Look::Check, cancel).await
         } else {
             self.env_seen = now;
-            self.look(Look::Reload).await;
+            self.look(Look::Reload, cancel).await
         }
     }
 }
@@ -428,9 +491,16 @@ async fn watch_loop(mut reloader: Reloader, options: WatchOptions, cancel: Cance
             }
             () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                 pending = None;
-                reloader.look(Look::Reload).await;
+                reloader.look(Look::Reload, &cancel).await;
             }
-            _ = env_poll.tick() => reloader.poll().await,
+            _ = env_poll.tick() => {
+                // A change no event announced (a watcher that cannot see
+                // it): debounced like an event, so a save in progress is
+                // not read half-done.
+                if reloader.poll(&cancel).await {
+                    pending = Some(Pending::on_event(pending, Instant::now(), &options));
+                }
+            }
         }
     }
 }
@@ -452,6 +522,44 @@ mod tests {
             pending = Pending::on_event(Some(pending), t0 + Duration::from_millis(ms), &options);
         }
         assert_eq!(pending.due(), t0 + Duration::from_millis(250));
+    }
+
+    /// A change the watcher never announced (NFS, FUSE) is found by the
+    /// periodic check from the file's stamp, and announced once.
+    #[tokio::test]
+    async fn the_periodic_check_finds_a_change_no_event_announced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ron.toml");
+        std::fs::write(&path, "version = 1\n").unwrap();
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let loader = Loader::new(Some(path.clone())).env(Env::from_fn(|_| None));
+        let listener = Box::new(move |event: &ReloadEvent| {
+            let _ = tx.send(event.clone());
+        });
+        // No watch loop runs: the watcher's events reach nobody.
+        let mut reloader = Reloader::start(loader, listener).unwrap();
+        let cancel = CancellationToken::new();
+        assert!(
+            !reloader.look(Look::Check, &cancel).await,
+            "nothing changed"
+        );
+        // A new size, so the stamp differs whatever the mtime granularity.
+        std::fs::write(&path, "version = 22\n").unwrap();
+        assert!(
+            reloader.look(Look::Check, &cancel).await,
+            "change not found"
+        );
+        assert!(!reloader.look(Look::Check, &cancel).await, "found twice");
+        assert!(
+            events.try_recv().is_err(),
+            "a check does not reload by itself"
+        );
+        // What the watch loop does next: the debounced reload.
+        reloader.look(Look::Reload, &cancel).await;
+        match events.try_recv() {
+            Ok(ReloadEvent::Applied { config, .. }) => assert_eq!(config.version, 22),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
