@@ -25,7 +25,7 @@ use crate::{Bus, KernelEvent};
 /// | `Crashed`, no restart | `ServiceCrashed` | | `failed` |
 /// | `Exited`, will restart | | `service_restarts_total` + 1 | `starting` |
 /// | `Exited`, done | | | gate removed |
-/// | `StoppedForSibling` | | | `unhealthy` |
+/// | `StoppingForSibling` (before the stop), `StoppedForSibling` | | | `unhealthy` |
 /// | `GaveUp` | `ServiceCrashed`, `Health { ok: false }` | `service_failures_total` + 1 | `failed` |
 /// | `Stopped` at shutdown / after give-up | | | `unhealthy` / `failed` |
 ///
@@ -128,7 +128,9 @@ impl Reporter for KernelReporter {
                 service,
                 restart_in: None,
             } => self.gate(service, None),
-            SupervisorEvent::StoppedForSibling { service, .. } => {
+            // Not ready from the start of the stop, not only once it is over.
+            SupervisorEvent::StoppingForSibling { service, .. }
+            | SupervisorEvent::StoppedForSibling { service, .. } => {
                 self.gate(service, Some(ServiceState::Unhealthy));
             }
             SupervisorEvent::GaveUp {

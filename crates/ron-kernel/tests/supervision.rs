@@ -180,3 +180,54 @@ async fn shutdown_drops_readiness_and_a_finished_job_leaves_no_gate() {
     assert_eq!(kernel.gate("api"), Some(ServiceState::Unhealthy));
     assert!(!kernel.health.all_ready());
 }
+
+/// A sibling stopped for a one-for-all restart is not ready from the moment
+/// its stop begins: its gate must not say `Healthy` while it is being
+/// cancelled (which may take its whole shutdown timeout plus the abort
+/// grace).
+#[tokio::test(start_paused = true)]
+async fn a_sibling_being_stopped_for_a_restart_is_not_ready() {
+    let kernel = Kernel::new();
+    let seen_when_cancelled = Arc::new(std::sync::Mutex::new(None));
+    let (health, seen) = (Arc::clone(&kernel.health), Arc::clone(&seen_when_cancelled));
+    let supervisor = Supervisor::builder()
+        .strategy(ron_kernel::supervisor::Strategy::OneForAll)
+        .backoff(Backoff::none())
+        .reporter(kernel.reporter())
+        .child(
+            ChildSpec::new("slow_to_stop", move |ctx| {
+                let (health, seen) = (Arc::clone(&health), Arc::clone(&seen));
+                async move {
+                    ctx.cancelled().await;
+                    let gate = health.snapshot().service("slow_to_stop");
+                    seen.lock().unwrap().get_or_insert(gate);
+                    // Still stopping for a while after the cancellation.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    Ok::<(), std::io::Error>(())
+                }
+            })
+            .shutdown_timeout(Duration::from_secs(5)),
+        )
+        .child(ChildSpec::new("crasher", |_ctx| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Err::<(), _>("boom")
+        }))
+        .build();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(supervisor.run(stop.clone()));
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(kernel.gate("slow_to_stop"), Some(ServiceState::Healthy));
+    // The crash at 1 s starts the sibling's 2 s stop; halfway through it:
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let gate = kernel.gate("slow_to_stop");
+    assert_ne!(gate, Some(ServiceState::Healthy), "gate while stopping");
+    assert!(!kernel.health.all_ready());
+    assert_ne!(
+        *seen_when_cancelled.lock().unwrap(),
+        Some(Some(ServiceState::Healthy)),
+        "gate when the stop began"
+    );
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}

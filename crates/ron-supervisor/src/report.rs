@@ -34,8 +34,20 @@ pub enum SupervisorEvent {
         /// (its work is done).
         restart_in: Option<Duration>,
     },
+    /// The child is about to be stopped to be restarted with a sibling
+    /// (one-for-all, rest-for-one): reported before it is cancelled, so it
+    /// counts as not ready for the whole stop, which may take its shutdown
+    /// timeout plus the abort grace. [`StoppedForSibling`](Self::StoppedForSibling)
+    /// follows once the stop is over.
+    StoppingForSibling {
+        /// The child's name.
+        service: Arc<str>,
+        /// The sibling whose crash causes it.
+        sibling: Arc<str>,
+    },
     /// The child was stopped to be restarted with a sibling (one-for-all,
-    /// rest-for-one); reported once the stop is over.
+    /// rest-for-one); reported once the stop is over, after
+    /// [`StoppingForSibling`](Self::StoppingForSibling).
     StoppedForSibling {
         /// The child's name.
         service: Arc<str>,
@@ -86,11 +98,18 @@ pub enum StopKind {
     /// It ignored cancellation past its timeout and was aborted.
     Aborted,
     /// It was aborted past its timeout but its task had still not ended
-    /// after [`ABORT_GRACE`](crate::ABORT_GRACE): it blocks its thread (a
-    /// blocking call, a CPU loop) and never reaches the `.await` where the
-    /// abort would land. The supervisor stopped waiting and left the task
-    /// detached; it ends at its next `.await`, if it ever reaches one, and
-    /// holds whatever it holds until then.
+    /// after the abort grace ([`ABORT_GRACE`](crate::ABORT_GRACE) unless
+    /// [set](crate::SupervisorBuilder::abort_grace)): it blocks its thread
+    /// (a blocking call, a CPU loop, a slow `Drop` after the abort) and
+    /// never reaches the `.await` where the abort would land. The
+    /// supervisor stopped waiting and left the task detached; it ends at its
+    /// next `.await`, if it ever reaches one, and holds whatever it holds
+    /// until then.
+    ///
+    /// Only a supervisor whose task still runs can give up: this needs a
+    /// multi-thread runtime with a worker the blocked child leaves free. On
+    /// a `current_thread` runtime a blocking child stalls the supervisor
+    /// (and everything else) until it returns, and no stop ends before.
     Detached,
     /// It was not running (exited earlier or waiting to restart).
     NotRunning,
@@ -131,6 +150,9 @@ impl Reporter for LogReporter {
                 restart_in,
             } => {
                 tracing::info!(%service, ?restart_in, "service exited");
+            }
+            SupervisorEvent::StoppingForSibling { service, sibling } => {
+                tracing::info!(%service, %sibling, "stopping service to restart it with its sibling");
             }
             SupervisorEvent::StoppedForSibling {
                 service,

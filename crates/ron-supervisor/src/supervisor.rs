@@ -47,25 +47,37 @@ pub enum SupervisorError {
     },
 }
 
-/// How long a stop waits, after aborting a child past its shutdown timeout,
-/// for the child's task to end before giving up on it.
+/// The default of [`SupervisorBuilder::abort_grace`]: how long a stop waits,
+/// after aborting a child past its shutdown timeout, for the child's task to
+/// end before giving up on it.
 ///
 /// `abort()` lands only at the child's next `.await`; a child blocking its
 /// thread (a blocking call, a CPU loop) never gets there, and waiting for it
 /// would hang the shutdown (or the restart of its siblings) forever. Past
 /// this grace the child is reported [`StopKind::Detached`] and the stop goes
 /// on: a child's stop takes at most its shutdown timeout plus this grace.
+///
+/// Giving up needs the supervisor's task and its timer to run while the
+/// child holds its thread: run the supervisor on a **multi-thread runtime
+/// with a worker the blocked children leave free**. On a `current_thread`
+/// runtime (or with every worker blocked) a blocking child stalls the
+/// supervisor, its timer and everything else until it returns.
 pub const ABORT_GRACE: Duration = Duration::from_secs(1);
 
 /// How each child stopped when the supervisor shut down.
+///
+/// Non-exhaustive: more outcomes may be added, so build one with
+/// `ShutdownReport::default()` and read its fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShutdownReport {
     /// Children that stopped within their timeout.
     pub clean: Vec<Arc<str>>,
     /// Children that were aborted after their timeout.
     pub aborted: Vec<Arc<str>>,
     /// Children **not stopped**: aborted after their timeout, their task had
-    /// still not ended after [`ABORT_GRACE`] because it blocks its thread
+    /// still not ended after the abort grace ([`ABORT_GRACE`] unless
+    /// [set](SupervisorBuilder::abort_grace)) because it blocks its thread
     /// ([`StopKind::Detached`]). They run on, detached, until their next
     /// `.await`.
     pub detached: Vec<Arc<str>>,
@@ -80,6 +92,7 @@ pub struct SupervisorBuilder {
     within: Duration,
     backoff: Backoff,
     reset_after: Duration,
+    abort_grace: Duration,
     rng: Option<Rng>,
     reporter: Arc<dyn Reporter>,
     children: Vec<ChildSpec>,
@@ -91,6 +104,7 @@ impl std::fmt::Debug for SupervisorBuilder {
             .field("strategy", &self.strategy)
             .field("max_restarts", &self.max_restarts)
             .field("within", &self.within)
+            .field("abort_grace", &self.abort_grace)
             .field("children", &self.children)
             .finish_non_exhaustive()
     }
@@ -124,6 +138,17 @@ impl SupervisorBuilder {
         self
     }
 
+    /// How long a stop waits, after aborting a child past its shutdown
+    /// timeout, for its task to end before reporting it
+    /// [`StopKind::Detached`] and moving on (default [`ABORT_GRACE`], 1 s).
+    /// Raise it when a child's cleanup after the abort (its `Drop`s) takes
+    /// longer, or it is reported detached while it is still ending. See
+    /// [`ABORT_GRACE`] for the runtime this needs.
+    pub fn abort_grace(mut self, grace: Duration) -> Self {
+        self.abort_grace = grace;
+        self
+    }
+
     /// Seeds the jitter, for reproducible delays (default: random).
     pub fn seed(mut self, seed: u64) -> Self {
         self.rng = Some(Rng::seeded(seed));
@@ -144,7 +169,8 @@ impl SupervisorBuilder {
 
     /// The longest a shutdown of the built supervisor can take: it stops
     /// its children one after the other, each within its shutdown timeout
-    /// plus, past that, [`ABORT_GRACE`] for the abort to land.
+    /// plus, past that, the [abort grace](Self::abort_grace) for the abort
+    /// to land.
     ///
     /// # Example
     ///
@@ -160,12 +186,15 @@ impl SupervisorBuilder {
     ///     .child(idle("a").shutdown_timeout(Duration::from_secs(4)))
     ///     .child(idle("b").shutdown_timeout(Duration::from_secs(2)));
     /// assert_eq!(builder.max_shutdown_time(), Duration::from_secs(6) + 2 * ABORT_GRACE);
+    /// // With a configured abort grace:
+    /// let patient = builder.abort_grace(Duration::from_secs(3));
+    /// assert_eq!(patient.max_shutdown_time(), Duration::from_secs(6 + 2 * 3));
     /// ```
     pub fn max_shutdown_time(&self) -> Duration {
         self.children.iter().fold(Duration::ZERO, |total, child| {
             total
                 .saturating_add(child.shutdown_timeout)
-                .saturating_add(ABORT_GRACE)
+                .saturating_add(self.abort_grace)
         })
     }
 
@@ -176,13 +205,13 @@ impl SupervisorBuilder {
     ///
     /// The child's shutdown timeout is what this supervisor needs to stop
     /// its own children, [`max_shutdown_time`](Self::max_shutdown_time),
-    /// plus one [`ABORT_GRACE`] for its own work: the parent waits for every
+    /// plus one [abort grace](Self::abort_grace) for its own work: the parent waits for every
     /// grandchild to stop instead of aborting the nested supervisor, whose
     /// children would then be dropped without their graceful stop and
     /// could overlap their restarted instances. Nested supervisors nest this
     /// derivation. (A later [`ChildSpec::shutdown_timeout`] overrides it.)
     pub fn into_child(self, name: &str) -> ChildSpec {
-        let shutdown_timeout = self.max_shutdown_time().saturating_add(ABORT_GRACE);
+        let shutdown_timeout = self.max_shutdown_time().saturating_add(self.abort_grace);
         ChildSpec::new(name, move |ctx| {
             let supervisor = self.clone().build();
             async move { supervisor.run(ctx.cancellation_token()).await.map(drop) }
@@ -198,6 +227,7 @@ impl SupervisorBuilder {
             within: self.within,
             backoff: self.backoff,
             reset_after: self.reset_after,
+            abort_grace: self.abort_grace,
             rng: self.rng.unwrap_or_else(Rng::from_entropy),
             reporter: self.reporter,
             slots: self.children.into_iter().map(Slot::new).collect(),
@@ -248,6 +278,7 @@ pub struct Supervisor {
     within: Duration,
     backoff: Backoff,
     reset_after: Duration,
+    abort_grace: Duration,
     rng: Rng,
     reporter: Arc<dyn Reporter>,
     /// In start order.
@@ -310,6 +341,7 @@ impl Supervisor {
             within: Duration::from_secs(5),
             backoff: Backoff::default(),
             reset_after: Duration::from_secs(10),
+            abort_grace: ABORT_GRACE,
             rng: None,
             reporter: Arc::new(LogReporter),
             children: Vec::new(),
@@ -478,9 +510,17 @@ impl Supervisor {
         // affected starts again in start order once the delay has passed.
         for sibling in affected.clone().rev().filter(|&i| i != index) {
             if self.slots[sibling].running.is_some() {
+                // Announced before the stop, so the sibling is not counted
+                // ready while it is being cancelled (up to its timeout plus
+                // the abort grace); the outcome follows once it is over.
+                let name = Arc::clone(&self.slots[sibling].spec.name);
+                self.reporter.report(&SupervisorEvent::StoppingForSibling {
+                    service: Arc::clone(&name),
+                    sibling: Arc::clone(&service),
+                });
                 let how = self.stop(sibling).await;
                 self.reporter.report(&SupervisorEvent::StoppedForSibling {
-                    service: Arc::clone(&self.slots[sibling].spec.name),
+                    service: name,
                     sibling: Arc::clone(&service),
                     how,
                 });
@@ -497,7 +537,7 @@ impl Supervisor {
     }
 
     /// Cancels child `index`, waits its shutdown timeout, aborts it past
-    /// that, and gives up on it past [`ABORT_GRACE`]: at most the timeout
+    /// that, and gives up on it past the abort grace: at most the timeout
     /// plus the grace in all.
     async fn stop(&mut self, index: usize) -> StopKind {
         let slot = &mut self.slots[index];
@@ -516,7 +556,7 @@ impl Supervisor {
         // Waits until the task is gone, so nothing outlives the stop; but a
         // task blocking its thread never sees the abort, and the stop must
         // end: past the grace the handle is dropped, detaching the task.
-        match tokio::time::timeout(ABORT_GRACE, run.handle).await {
+        match tokio::time::timeout(self.abort_grace, run.handle).await {
             Ok(_) => StopKind::Aborted,
             // Every caller reports the stop with its `StopKind`.
             Err(_elapsed) => StopKind::Detached,
@@ -591,5 +631,32 @@ fn panic_reason(error: JoinError) -> String {
         message.clone()
     } else {
         "panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A nested supervisor's shutdown timeout counts its own abort grace,
+    /// once per child and once for itself.
+    #[test]
+    fn into_child_derives_its_timeout_from_the_configured_abort_grace() {
+        let idle = |name| {
+            ChildSpec::new(name, |ctx: ChildContext| async move {
+                ctx.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .shutdown_timeout(Duration::from_secs(4))
+        };
+        let nested = Supervisor::builder()
+            .abort_grace(Duration::from_secs(3))
+            .child(idle("a"))
+            .child(idle("b"))
+            .into_child("nested");
+        assert_eq!(
+            nested.shutdown_timeout,
+            Duration::from_secs(4 + 3 + 4 + 3 + 3)
+        );
     }
 }

@@ -198,3 +198,61 @@ async fn one_for_all_gives_up_on_a_blocked_sibling_and_restarts() {
 async fn rest_for_one_gives_up_on_a_blocked_sibling_and_restarts() {
     a_sibling_stop_gives_up_on_a_blocked_child(Strategy::RestForOne).await;
 }
+
+/// How long the slow child's cleanup blocks its thread once aborted.
+const SLOW_CLEANUP: Duration = Duration::from_millis(1_500);
+
+/// Blocks its thread for [`SLOW_CLEANUP`] when dropped (as the abort does).
+struct SlowCleanup;
+
+impl Drop for SlowCleanup {
+    fn drop(&mut self) {
+        std::thread::sleep(SLOW_CLEANUP);
+    }
+}
+
+/// Shuts down a supervisor (abort grace `grace`, if set) of one child that
+/// ignores cancellation and whose cleanup after the abort takes
+/// [`SLOW_CLEANUP`].
+async fn shut_down_a_slow_cleanup(grace: Option<Duration>) -> ron_supervisor::ShutdownReport {
+    let started = Arc::new(AtomicBool::new(false));
+    let running = Arc::clone(&started);
+    let slow = ChildSpec::new("slow_cleanup", move |_ctx| {
+        let running = Arc::clone(&running);
+        async move {
+            let _cleanup = SlowCleanup;
+            running.store(true, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+            Ok::<(), std::io::Error>(())
+        }
+    })
+    .shutdown_timeout(TIMEOUT);
+    let mut builder = Supervisor::builder().child(slow);
+    if let Some(grace) = grace {
+        builder = builder.abort_grace(grace);
+    }
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        wait_for("the child to start", || started.load(Ordering::SeqCst)).await;
+        stopper.cancel();
+    });
+    let bound = TIMEOUT + grace.unwrap_or(ABORT_GRACE) + Duration::from_secs(8);
+    tokio::time::timeout(bound, builder.build().run(stop))
+        .await
+        .expect("shutdown returned within the timeout, the grace and a margin")
+        .unwrap()
+}
+
+/// A child whose cleanup after the abort outlasts the default grace is
+/// reported detached while it is still ending; a supervisor given a longer
+/// `abort_grace` waits for it and reports it aborted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_abort_grace_waits_for_a_slow_cleanup() {
+    let default = shut_down_a_slow_cleanup(None).await;
+    assert_eq!(default.detached, [Arc::<str>::from("slow_cleanup")]);
+
+    let patient = shut_down_a_slow_cleanup(Some(SLOW_CLEANUP * 4)).await;
+    assert_eq!(patient.aborted, [Arc::<str>::from("slow_cleanup")]);
+    assert!(patient.detached.is_empty(), "{patient:?}");
+}

@@ -366,6 +366,71 @@ async fn rest_for_one_restarts_the_crashed_child_and_those_started_after_it() {
     assert_eq!(stopped, ["c for b"]);
 }
 
+/// A sibling's stop is announced before it is cancelled (so whoever gates
+/// readiness on events stops counting it ready for the whole stop) and its
+/// outcome after.
+#[tokio::test(start_paused = true)]
+async fn a_stop_for_a_sibling_is_announced_before_it_begins_and_reported_after() {
+    let (events, starts) = (Events::default(), Starts::default());
+    let seen_when_cancelled = Arc::new(Mutex::new(None));
+    let (log, seen) = (events.clone(), Arc::clone(&seen_when_cancelled));
+    let sibling = ChildSpec::new("a", move |ctx| {
+        let (log, seen) = (log.clone(), Arc::clone(&seen));
+        async move {
+            ctx.cancelled().await;
+            // The last event about this child when it learns of its stop.
+            let last = log.all().into_iter().rev().find(|e| match e {
+                SupervisorEvent::StoppingForSibling { service, .. }
+                | SupervisorEvent::StoppedForSibling { service, .. }
+                | SupervisorEvent::Healthy { service } => &**service == "a",
+                _ => false,
+            });
+            seen.lock().unwrap().get_or_insert(last);
+            Ok::<(), std::io::Error>(())
+        }
+    });
+    let supervisor = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .backoff(Backoff::none())
+        .reporter(events.reporter())
+        .child(sibling)
+        .child(failing_on("b", &starts, &[0]))
+        .build();
+    run_for(supervisor, Duration::from_secs(1)).await;
+
+    let stopping = SupervisorEvent::StoppingForSibling {
+        service: "a".into(),
+        sibling: "b".into(),
+    };
+    assert_eq!(
+        *seen_when_cancelled.lock().unwrap(),
+        Some(Some(stopping.clone())),
+        "announced before the child is cancelled"
+    );
+    let about_a: Vec<SupervisorEvent> = events
+        .all()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                SupervisorEvent::StoppingForSibling { .. }
+                    | SupervisorEvent::StoppedForSibling { .. }
+            )
+        })
+        .collect();
+    assert_eq!(
+        about_a,
+        [
+            stopping,
+            SupervisorEvent::StoppedForSibling {
+                service: "a".into(),
+                sibling: "b".into(),
+                how: StopKind::Clean,
+            },
+        ]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn exceeding_the_intensity_stops_everything_and_names_the_culprit() {
     let (events, starts) = (Events::default(), Starts::default());
