@@ -15,8 +15,11 @@
 //! - **shutdown** cancels the token given to `run`: children stop in reverse
 //!   start order, each within its shutdown timeout or aborted past it; a
 //!   child blocking its thread, which no abort reaches, is given up on
-//!   [`ABORT_GRACE`] after its abort and left detached; the
-//!   [`ShutdownReport`] says which was which.
+//!   [`ABORT_GRACE`] (or the builder's `abort_grace`) after its abort and
+//!   left detached; the [`ShutdownReport`] says which was which. Giving up
+//!   needs a multi-thread runtime with a worker the blocked child leaves
+//!   free: on a `current_thread` runtime a blocking child stalls the
+//!   supervisor too.
 //!
 //! The crate knows nothing of buses or metrics: everything that happens is a
 //! [`SupervisorEvent`] handed to a [`Reporter`] (a trait, or any closure),
