@@ -191,7 +191,8 @@ fn a_file_over_the_cap_is_refused() {
 }
 
 /// Keeps replacing the file (atomically, a new capacity each time) every
-/// `every`, until told to stop; returns how many writes it made.
+/// `every`, until told to stop or for twice the patience at most (longer
+/// than any wait of a test); returns how many writes it made.
 fn keep_writing(
     path: PathBuf,
     every: Duration,
@@ -202,8 +203,9 @@ fn keep_writing(
     let (stop, mut stopped) = tokio::sync::oneshot::channel();
     let writer = std::thread::spawn(move || {
         let tmp = path.with_extension("tmp");
+        let until = std::time::Instant::now() + 2 * PATIENCE;
         let mut n = 100;
-        while stopped.try_recv().is_err() && n < 100_000 {
+        while stopped.try_recv().is_err() && std::time::Instant::now() < until {
             std::fs::write(&tmp, capacity(n)).unwrap();
             std::fs::rename(&tmp, &path).unwrap();
             n += 1;
@@ -214,36 +216,49 @@ fn keep_writing(
     (stop, writer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_continuous_stream_of_changes_still_applies_and_the_env_poll_goes_on() {
-    // Writes every 20 ms against a 200 ms debounce: the file is never quiet.
+/// `ron-kernel.toml` holding capacity 1 in a fresh temp dir, watched with
+/// a 200 ms debounce that writes every 20 ms never let go quiet.
+fn under_a_stream(max_wait: Duration) -> Harness {
     let options = WatchOptions::default()
         .debounce(Duration::from_millis(200))
-        .max_wait(Duration::from_millis(500))
+        .max_wait(max_wait)
         .env_poll(Duration::from_millis(100));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ron-kernel.toml");
     std::fs::write(&path, capacity(1)).unwrap();
-    let mut h = Harness::watch(dir, path, options);
+    Harness::watch(dir, path, options)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuous_stream_of_changes_still_applies() {
+    let mut h = under_a_stream(Duration::from_millis(500));
     let (stop, writer) = keep_writing(h.path.clone(), Duration::from_millis(20));
-    // A change from the stream applies while the stream goes on.
+    // The max wait applies a change from the stream while it goes on (the
+    // writer runs for twice the patience, so it is still writing).
     let config = h.next_applied().await;
     assert!(config.bus.capacity.unwrap() >= 100, "{config:?}");
     assert!(
         !writer.is_finished(),
         "applied only after the writes stopped"
     );
-    // The environment poll is not held up by the stream either.
+    stop.send(()).unwrap();
+    assert!(writer.join().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_env_poll_is_not_held_up_by_a_stream_of_file_changes() {
+    // A max wait far past the test: the stream keeps the file's reload
+    // pending all along, so only the environment poll can apply anything.
+    let mut h = under_a_stream(Duration::from_secs(600));
+    let (stop, writer) = keep_writing(h.path.clone(), Duration::from_millis(20));
+    h.let_it_settle().await;
+    h.assert_quiet();
     h.env
         .lock()
         .unwrap()
         .insert("RON_AMNESIA".into(), "1".into());
-    loop {
-        let config = h.next_applied().await;
-        if config.amnesia {
-            break;
-        }
-    }
+    let config = h.next_applied().await;
+    assert!(config.amnesia, "{config:?}");
     assert!(
         !writer.is_finished(),
         "the env change waited for the writes to stop"
