@@ -137,7 +137,7 @@ impl Metrics {
         }
         let http_write_timeouts_total = IntCounter::new(
             "http_write_timeouts_total",
-            "HTTP connections closed because a response waited the write timeout with the client reading none of it (it stopped reading).",
+            "HTTP connections closed because their response made no write progress (the client took in no more bytes) for the whole write timeout.",
         )
         .map_err(MetricsError::Register)?;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ron_health::ServiceState;
 use ron_metrics::{ServeOptions, TEXT_CONTENT_TYPE};
-use support::{Conn, PATIENCE, get, request, start};
+use support::{Conn, PATIENCE, get, request, sample, start};
 
 #[tokio::test]
 async fn healthz_is_200_and_head_has_no_body() {
@@ -89,14 +89,11 @@ async fn metrics_is_prometheus_text_and_counts_requests() {
     ] {
         assert!(response.body.contains(name), "missing {name}");
     }
-    let count_line = r#"request_latency_seconds_count{method="GET",route="/healthz"} "#;
-    let count: u64 = response
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix(count_line))
-        .expect("no /healthz latency count")
-        .parse()
-        .unwrap();
+    let count = sample(
+        &response.body,
+        r#"request_latency_seconds_count{method="GET",route="/healthz"}"#,
+    )
+    .expect("no /healthz latency count");
     assert!(count >= 1, "the /healthz request was not recorded");
     server.shutdown().await.unwrap();
 }

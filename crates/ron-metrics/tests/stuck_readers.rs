@@ -13,10 +13,13 @@ use std::time::Duration;
 use prometheus::{IntCounterVec, Opts};
 use ron_health::HealthState;
 use ron_metrics::{Metrics, ServeOptions};
-use support::{Conn, PATIENCE, start};
+use support::{Conn, PATIENCE, sample, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// The write timeout the servers under test use (the default is 10 s; a
 /// short one keeps the tests quick).
@@ -44,67 +47,137 @@ fn grow_metrics(metrics: &Metrics, bytes: usize) -> usize {
     }
 }
 
-/// `http_write_timeouts_total` as `/metrics` shows it.
+/// `http_write_timeouts_total` and the count of `GET /metrics` answers
+/// (handed to hyper to write), from one exposition.
+fn timeouts_and_answers(metrics: &Metrics) -> (u64, u64) {
+    let text = metrics.render().unwrap();
+    let timeouts = sample(&text, "http_write_timeouts_total").expect("write timeouts exported");
+    let answers = sample(
+        &text,
+        r#"request_latency_seconds_count{method="GET",route="/metrics"}"#,
+    )
+    .expect("the /metrics latency series is exported");
+    (timeouts, answers)
+}
+
+/// The most bytes of answers a connection's buffers can hold before the
+/// server's writes wait: Linux grows a socket's send buffer up to
+/// `net.ipv4.tcp_wmem`'s maximum (or `2 * net.core.wmem_max` when set
+/// explicitly); where that cannot be read, a generous 64 MiB.
+fn send_buffer_ceiling() -> usize {
+    let read = |path: &str, field: usize| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| text.split_whitespace().nth(field)?.parse::<usize>().ok())
+    };
+    match (
+        read("/proc/sys/net/ipv4/tcp_wmem", 2),
+        read("/proc/sys/net/core/wmem_max", 0),
+    ) {
+        (None, None) => 64 << 20,
+        (tcp, core) => tcp.unwrap_or(0).max(2 * core.unwrap_or(0)),
+    }
+}
+
+/// `http_write_timeouts_total` alone.
 fn write_timeouts(metrics: &Metrics) -> u64 {
-    let text = metrics.render().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("http_write_timeouts_total "))
-        .expect("http_write_timeouts_total is exported")
-        .parse()
-        .unwrap()
+    timeouts_and_answers(metrics).0
 }
 
-/// `request_latency_seconds_count` of `GET /metrics`: answers handed to
-/// hyper to write.
-fn metrics_answers(metrics: &Metrics) -> u64 {
-    let text = metrics.render().unwrap();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(r#"request_latency_seconds_count{method="GET",route="/metrics"} "#)
-        })
-        .expect("the /metrics latency series is exported")
-        .parse()
-        .unwrap()
-}
-
-/// Waits until the server has stopped answering `/metrics` (the count is
-/// unchanged for 300 ms): every served stuck reader's buffers are full and
-/// its writes wait. Returns the count.
-async fn until_metrics_answers_stop(metrics: &Metrics) -> u64 {
-    let settled = tokio::time::timeout(PATIENCE, async {
-        let mut last = metrics_answers(metrics);
-        loop {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let now = metrics_answers(metrics);
-            if now == last && now > 0 {
-                return now;
-            }
-            last = now;
-        }
-    })
-    .await;
-    settled.expect("the server never stopped answering /metrics")
-}
-
-/// A connection with a 4 KiB receive buffer that pipelines `requests`
-/// `GET /metrics` and never reads an answer.
-async fn stuck_reader(addr: std::net::SocketAddr, requests: usize) -> TcpStream {
+/// A client socket with a 4 KiB receive buffer (as the kernel rounds it).
+fn small_receive_socket() -> TcpSocket {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut stream = tokio::time::timeout(PATIENCE, socket.connect(addr))
+    socket
+}
+
+/// A connection with a small receive buffer that pipelines `requests`
+/// `GET /metrics` and never reads an answer. The requests are written by a
+/// task (a connection still in the listen backlog may not take them all
+/// yet) that hands the write half back, still open, when done. Returns the
+/// read half and that task.
+async fn stuck_reader(
+    addr: std::net::SocketAddr,
+    requests: usize,
+) -> (OwnedReadHalf, JoinHandle<OwnedWriteHalf>) {
+    let socket = small_receive_socket();
+    let stream = tokio::time::timeout(PATIENCE, socket.connect(addr))
         .await
         .expect("connect timed out")
         .unwrap();
+    let (read, mut write) = stream.into_split();
     let pipelined = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n".repeat(requests);
-    // A few KiB: the kernel's buffers take it all even if the server is not
-    // reading yet (it may be waiting for a free slot).
-    tokio::time::timeout(PATIENCE, stream.write_all(&pipelined))
-        .await
-        .expect("pipelined write timed out")
-        .unwrap();
-    stream
+    let writer = tokio::spawn(async move {
+        // Fails once the server gives up on the connection: expected.
+        let _ = write.write_all(&pipelined).await;
+        write
+    });
+    (read, writer)
 }
 
+/// What a sampler saw of the server every few milliseconds.
+#[derive(Clone, Copy)]
+struct Sample {
+    at: Instant,
+    timeouts: u64,
+    answers: u64,
+}
+
+/// Samples the server's counters until `stop` is cancelled.
+fn sample_counters(metrics: &Metrics, stop: CancellationToken) -> JoinHandle<Vec<Sample>> {
+    let metrics = metrics.clone();
+    tokio::spawn(async move {
+        let mut samples = Vec::new();
+        while !stop.is_cancelled() {
+            let (timeouts, answers) = timeouts_and_answers(&metrics);
+            samples.push(Sample {
+                at: Instant::now(),
+                timeouts,
+                answers,
+            });
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        samples
+    })
+}
+
+/// When the slots were all held: the first sample showing the last
+/// `/metrics` answer handed out before any write timeout fired.
+///
+/// A served stuck reader's writes start waiting right after its last
+/// answer is handed to hyper (hyper reads the next request only once an
+/// answer is written), and the readers still in the backlog get no answer
+/// before a slot frees, that is before the first timeout. So from that
+/// answer on, every slot is held by a connection whose writes wait; a
+/// sample sees it a little late, which only moves the clock's start later
+/// than the true one by the sampling period.
+fn slots_held_since(samples: &[Sample]) -> Instant {
+    let before_timeouts: Vec<&Sample> = samples.iter().filter(|s| s.timeouts == 0).collect();
+    let last = before_timeouts
+        .iter()
+        .map(|s| s.answers)
+        .max()
+        .expect("sampled before any timeout");
+    before_timeouts
+        .iter()
+        .find(|s| s.answers == last)
+        .map(|s| s.at)
+        .expect("the last answer was sampled")
+}
+
+/// The issue's liveness bound: with more stuck readers than
+/// `max_connections`, a fresh `/healthz` is answered within the write
+/// timeout plus a second of the moment every slot is held by a stalled
+/// connection.
+///
+/// Each stuck reader pipelines more `/metrics` requests than its
+/// connection's buffers can take answers for (sized from the body and the
+/// host's send-buffer ceiling, not a guess about the host), so every one
+/// of them stalls whatever the kernel's buffer sizes. The clock starts when
+/// the slots were all held, as the counters sampled every 10 ms show it
+/// ([`slots_held_since`]), not at a guessed settling time; the probe is
+/// sent once the answers have stopped for a while, which only decides when
+/// to ask, not what the bound is measured from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     const MAX_CONNECTIONS: usize = 4;
@@ -113,37 +186,67 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
         .max_connections(MAX_CONNECTIONS)
         .write_timeout(WRITE_TIMEOUT);
     let (metrics, _health, server, addr) = start(options).await;
-    let body = grow_metrics(&metrics, 64 * 1024);
-    // 100 answers of `body` bytes: far more than a loopback connection's
-    // kernel buffers hold (about 3 MiB here), so every writer stalls.
-    let requests = 100;
+    // Larger bodies on hosts with larger buffers keep the request count,
+    // and the bytes each stuck reader must send, small.
+    let ceiling = send_buffer_ceiling();
+    let body = grow_metrics(&metrics, (ceiling / 64).max(64 * 1024));
+    let stop = CancellationToken::new();
+    let sampler = sample_counters(&metrics, stop.clone());
+
+    let receive_buffer = small_receive_socket().recv_buffer_size().unwrap() as usize;
+    // Answers enough to fill the send and receive buffers, plus some for
+    // hyper's own write buffer and the one being written.
+    let requests = (ceiling + receive_buffer).div_ceil(body) + 4;
     let mut stuck = Vec::new();
     for _ in 0..STUCK {
         stuck.push(stuck_reader(addr, requests).await);
     }
-    let sent = Instant::now();
-    let answered = until_metrics_answers_stop(&metrics).await;
-    let stalled_after = sent.elapsed();
 
-    let asked = Instant::now();
+    // Wait for the answers to stop (500 ms without one), so the probe
+    // queues behind the stuck readers; where it lands early the clock's
+    // start simply moves later.
+    tokio::time::timeout(PATIENCE, async {
+        let mut last = (Instant::now(), timeouts_and_answers(&metrics).1);
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let answers = timeouts_and_answers(&metrics).1;
+            if answers != last.1 || answers == 0 {
+                last = (Instant::now(), answers);
+            } else if last.0.elapsed() >= Duration::from_millis(500) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the server never stopped answering /metrics");
+
     let mut probe = Conn::open(addr).await;
     probe
         .send(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .await;
-    let deadline = WRITE_TIMEOUT + Duration::from_secs(1);
-    let Ok(response) = tokio::time::timeout(deadline, probe.read_response(false)).await else {
-        panic!(
-            "/healthz not answered within {deadline:?} with {STUCK} stuck readers \
-             (max_connections {MAX_CONNECTIONS}, /metrics body {body} bytes)"
-        );
-    };
-    let waited = asked.elapsed();
+    let response = probe.read_response(false).await;
+    let answered = Instant::now();
     assert_eq!(response.status, 200);
+    stop.cancel();
+    let samples = sampler.await.unwrap();
+    let held_since = slots_held_since(&samples);
+    let answers = samples
+        .iter()
+        .filter(|s| s.timeouts == 0)
+        .map(|s| s.answers)
+        .max()
+        .unwrap_or(0);
+    let waited = answered.saturating_duration_since(held_since);
+    let deadline = WRITE_TIMEOUT + Duration::from_secs(1);
     println!(
         "{STUCK} stuck readers (max_connections {MAX_CONNECTIONS}, {requests} pipelined \
-         /metrics of {body} bytes each): the server stopped writing after {answered} \
-         answers, {stalled_after:?} after the requests were sent; /healthz then \
-         answered in {waited:?} (write timeout {WRITE_TIMEOUT:?})"
+         /metrics of {body} bytes each, send-buffer ceiling {ceiling}): the slots were \
+         held after {answers} answers; /healthz answered {waited:?} later \
+         (write timeout {WRITE_TIMEOUT:?})"
+    );
+    assert!(
+        waited <= deadline,
+        "/healthz answered {waited:?} after the slots were all held, not within {deadline:?}"
     );
 
     // The first ones served (connections are accepted in order) are cut off,
@@ -151,7 +254,7 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     // freed slots, and are simply dropped here.
     let counted = tokio::time::timeout(PATIENCE, async {
         loop {
-            let timeouts = write_timeouts(&metrics);
+            let (timeouts, _) = timeouts_and_answers(&metrics);
             if timeouts >= MAX_CONNECTIONS as u64 {
                 return timeouts;
             }
@@ -160,7 +263,8 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     })
     .await;
     assert!(counted.is_ok(), "write timeouts were not counted");
-    for mut stream in stuck.into_iter().take(MAX_CONNECTIONS) {
+    let mut writers = Vec::new();
+    for (mut stream, writer) in stuck.into_iter().take(MAX_CONNECTIONS) {
         let mut received = 0usize;
         let mut chunk = vec![0u8; 64 * 1024];
         let closed = tokio::time::timeout(PATIENCE, async {
@@ -174,7 +278,9 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
         .await;
         assert!(closed.is_ok(), "a stuck reader was never disconnected");
         assert!(received < requests * body, "a stuck reader got everything");
+        writers.push(writer);
     }
+    drop(writers);
     server.shutdown().await.unwrap();
 }
 
@@ -243,6 +349,31 @@ async fn slow_steady_reader_gets_a_large_metrics_body_whole() {
     assert!(closed);
     assert!(received > body, "got {received} of a {body}-byte body");
     assert!(started.elapsed() > Duration::from_secs(20));
+}
+
+/// A zero write timeout would cut off any response larger than the socket
+/// buffers at its first backpressure; it is raised to the 1 s minimum, so a
+/// reader that keeps draining still gets the whole body.
+#[tokio::test(start_paused = true)]
+async fn zero_write_timeout_is_raised_not_a_cut_off_at_first_backpressure() {
+    let metrics = Metrics::new(false).unwrap();
+    let body = grow_metrics(&metrics, 64 * 1024);
+    let options = ServeOptions::default().write_timeout(Duration::ZERO);
+    let (received, closed) = read_metrics_paced(
+        &metrics,
+        options,
+        16 * 1024,
+        Duration::from_millis(100),
+        None,
+    )
+    .await;
+    assert!(closed);
+    assert!(received > body, "got {received} of a {body}-byte body");
+    assert_eq!(
+        write_timeouts(&metrics),
+        0,
+        "a draining reader was counted as stuck"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -43,6 +43,12 @@ use crate::{Metrics, MetricsError};
 /// The smallest read buffer hyper accepts; smaller values are raised to it.
 const MIN_HEADER_BYTES: usize = 8 * 1024;
 
+/// The shortest write timeout: smaller values are raised to it. Zero would
+/// close a connection at its first backpressure, that is cut off every
+/// response larger than the socket buffers even for a client reading at
+/// full speed.
+const MIN_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Limits and timeouts of the HTTP server; the defaults suit a scrape endpoint.
 ///
 /// # Example
@@ -124,7 +130,13 @@ impl ServeOptions {
     /// How long a response may wait to be written without any progress
     /// before its connection is closed (default 10 s): a client that
     /// pipelines requests and never reads the answers frees its slot after
-    /// this long. Counted in `http_write_timeouts_total`.
+    /// this long. Counted in `http_write_timeouts_total`, once per
+    /// connection.
+    ///
+    /// At least 1 s: smaller values, zero included, are raised to it. The
+    /// defence cannot be turned off, since a zero timeout would close a
+    /// connection at its first backpressure (any response larger than the
+    /// socket buffers, even to a client reading at full speed).
     ///
     /// This bounds stalls, not whole responses: a slow reader that keeps
     /// draining gets a body of any size. Progress is the socket accepting
@@ -133,7 +145,7 @@ impl ServeOptions {
     /// much per timeout (a few tens of KiB on an Ethernet path, where a
     /// 10 KB/s reader is never cut off by the default).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.write_timeout = timeout;
+        self.write_timeout = timeout.max(MIN_WRITE_TIMEOUT);
         self
     }
 

@@ -28,16 +28,30 @@ struct WriteStalled(Duration);
 /// slow reader that keeps draining keeps its connection however long the
 /// whole response takes. The timer runs only while a write is waiting: an
 /// idle kept-alive connection is the header-read timeout's business.
+///
+/// The timeout is final: once it has fired, every later write, flush or
+/// shutdown fails at once without touching the transport, so the connection
+/// is counted once and hyper's closing shutdown cannot wait a second limit.
 pub(super) struct WriteDeadline<I> {
     io: I,
     limit: Duration,
     /// Counts connections closed by the deadline.
     timeouts: IntCounter,
     /// Created at the first wait and reused; fires `limit` after the write
-    /// that started waiting when `armed`.
+    /// that started waiting when `state` is `Armed`.
     timer: Option<Pin<Box<Sleep>>>,
-    /// Whether a write is waiting: `timer` then holds its deadline.
-    armed: bool,
+    state: State,
+}
+
+/// Where a connection's write side stands with respect to its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The last write-side operation finished; no timer runs.
+    Progressing,
+    /// A write-side operation is waiting; `timer` holds its deadline.
+    Armed,
+    /// The deadline fired (and was counted); the write side is dead.
+    TimedOut,
 }
 
 impl<I> WriteDeadline<I> {
@@ -47,38 +61,52 @@ impl<I> WriteDeadline<I> {
             limit,
             timeouts,
             timer: None,
-            armed: false,
+            state: State::Progressing,
         }
     }
 
-    /// Passes a finished write-side operation through (and disarms the
+    fn stalled(&self) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, WriteStalled(self.limit))
+    }
+
+    /// Runs a write-side operation on the transport unless the deadline has
+    /// already fired. Passes a finished operation through (and disarms the
     /// timer); for a waiting one, arms the timer if it is the first wait
     /// since the last progress, and fails it once the timer has fired.
-    fn check<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut I>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>>
+    where
+        I: Unpin,
+    {
+        if self.state == State::TimedOut {
+            return Poll::Ready(Err(self.stalled()));
+        }
+        let poll = op(Pin::new(&mut self.io), cx);
         if poll.is_ready() {
-            self.armed = false;
+            self.state = State::Progressing;
             return poll;
         }
         let limit = self.limit;
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        if !self.armed {
+        if self.state == State::Progressing {
             timer.as_mut().reset(Instant::now() + limit);
-            self.armed = true;
+            self.state = State::Armed;
         }
         // Registers the waker: when the timer fires, hyper polls the write
         // again and gets the error below.
         match timer.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(()) => {
-                self.armed = false;
+                self.state = State::TimedOut;
+                self.timer = None;
                 self.timeouts.inc();
                 tracing::debug!(limit = ?self.limit, "closing a connection whose client stopped reading");
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    WriteStalled(self.limit),
-                )))
+                Poll::Ready(Err(self.stalled()))
             }
         }
     }
@@ -100,9 +128,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.check(cx, poll)
+        self.guard(cx, |io, cx| io.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -110,9 +136,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.check(cx, poll)
+        self.guard(cx, |io, cx| io.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -120,15 +144,11 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<I> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        let poll = Pin::new(&mut this.io).poll_flush(cx);
-        this.check(cx, poll)
+        self.guard(cx, AsyncWrite::poll_flush)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
-        this.check(cx, poll)
+        self.guard(cx, AsyncWrite::poll_shutdown)
     }
 }
 
@@ -139,6 +159,66 @@ mod tests {
 
     fn counter() -> IntCounter {
         IntCounter::new("t_total", "t.").unwrap()
+    }
+
+    /// A transport that accepts no bytes and never finishes a flush or a
+    /// shutdown, as a TLS stream whose peer stopped reading does.
+    struct Blocked;
+
+    impl AsyncRead for Blocked {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Blocked {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_flush_fails_after_the_limit_and_is_counted() {
+        let timeouts = counter();
+        let mut io = WriteDeadline::new(Blocked, Duration::from_secs(2), timeouts.clone());
+        let started = Instant::now();
+        let error = io.flush().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(timeouts.get(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timeout_is_sticky_and_counted_once() {
+        let timeouts = counter();
+        let mut io = WriteDeadline::new(Blocked, Duration::from_secs(2), timeouts.clone());
+        let error = io.flush().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        // hyper shuts a failed connection down; that must not wait (and
+        // count) a second timeout, nor may any later write.
+        let fired = Instant::now();
+        let error = io.shutdown().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        let error = io.write(b"x").await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(fired.elapsed(), Duration::ZERO);
+        assert_eq!(timeouts.get(), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -146,6 +146,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The value of one integer series in a text exposition, the series named
+/// exactly as exposed (`name` or `name{label="value",...}`); `None` when it
+/// is absent.
+pub fn sample(exposition: &str, series: &str) -> Option<u64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        Some(value.parse().expect("an integer sample"))
+    })
+}
+
 /// `GET path` on a fresh connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path).await
