@@ -56,7 +56,10 @@ impl WatchOptions {
     /// How often the environment is checked for changed `RON_*` values
     /// (default 1 s), on its own timer, which file events never postpone.
     /// At the same period the path is walked again, so a watched directory
-    /// that was replaced without an event the watcher saw is re-armed.
+    /// that was replaced without an event the watcher saw is re-armed, and
+    /// the file is `stat`ed: a changed device, inode, size or modification
+    /// time is debounced and reloaded like an event, so a change no event
+    /// announced (NFS, FUSE) is still found.
     #[must_use]
     pub fn env_poll(mut self, every: Duration) -> Self {
         self.env_poll = every;
@@ -141,9 +144,12 @@ where
 /// watched directory that is deleted, moved or replaced is re-armed (its
 /// nearest existing ancestor is watched until it is back). Any event in a
 /// watched directory starts the debounce; the file is then read on
-/// tokio's blocking pool, never on a runtime worker. Errors of the watcher
-/// itself reach the listener as [`ConfigError::Watch`] (reason `watch`)
-/// and the watch is re-armed.
+/// tokio's blocking pool, never on a runtime worker (only the first load,
+/// in [`start`](Self::start), runs on the caller's thread). The file is
+/// also `stat`ed every [`env_poll`](WatchOptions::env_poll) period, so a
+/// change no event announced is found too. Errors of the watcher itself
+/// reach the listener as [`ConfigError::Watch`] (reason `watch`, once per
+/// incident) and the watch is re-armed.
 ///
 /// # Example
 ///
@@ -234,7 +240,8 @@ impl LiveConfig {
         self.current.load_full()
     }
 
-    /// Stops watching and waits for the watcher task to end.
+    /// Stops watching and waits for the watcher task to end. It never waits
+    /// for a file read in progress on the blocking pool.
     pub async fn stop(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
