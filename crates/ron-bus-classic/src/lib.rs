@@ -56,10 +56,10 @@ use std::fmt;
 use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use ron_bus::{
-    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError,
+    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, PublishTally, RecvError, TryRecvError,
     normalize_capacity,
 };
 use tokio::sync::broadcast::{self, error};
@@ -108,29 +108,61 @@ impl<T> fmt::Debug for ClassicBus<T> {
 
 impl<T: Clone + Send + Sync + 'static> ClassicBus<T> {
     /// Sends `msg` to every channel whose mask shares a bit with `topic`;
-    /// returns the receivers reached.
-    fn send_matching(&self, narrow: &[(u64, broadcast::Sender<T>)], topic: u64, msg: T) -> usize {
+    /// returns the receivers reached. `tally` learns once it is stored.
+    fn send_matching(
+        &self,
+        narrow: &[(u64, broadcast::Sender<T>)],
+        topic: u64,
+        msg: T,
+        tally: &mut PublishTally<'_>,
+    ) -> usize {
         if topic == 0 {
             return 0;
         }
         let mut reached = 0;
         for (mask, sender) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
             debug_assert_ne!(*mask, ALL_TOPICS);
-            reached += sender.send(msg.clone()).unwrap_or(0);
+            reached += send(sender, msg.clone(), reached > 0, tally);
         }
-        reached + self.all.send(msg).unwrap_or(0)
+        reached + send(&self.all, msg, reached > 0, tally)
     }
 
     /// A publish when narrower interest masks exist: out of line, so the
     /// common publish stays small enough to inline.
     #[inline(never)]
-    fn publish_slow(&self, topic: u64, msg: T) -> usize {
-        let narrow = self
-            .shared
+    fn publish_slow(&self, topic: u64, msg: T, tally: &mut PublishTally<'_>) -> usize {
+        self.send_matching(&self.narrow(), topic, msg, tally)
+    }
+
+    /// The narrower masks' channels, read-locked (a payload's panic under
+    /// the lock poisons nothing the lock guards: the list is intact).
+    fn narrow(&self) -> RwLockReadGuard<'_, Vec<(u64, broadcast::Sender<T>)>> {
+        self.shared
             .narrow
             .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.send_matching(&narrow, topic, msg)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One tokio send, with `tally` told the message is in flight while tokio
+/// may store it: a send runs payload code (the replaced payload's `drop`,
+/// which may panic) only after it stored the message. `stored`: an earlier
+/// send already stored it.
+fn send<T>(
+    sender: &broadcast::Sender<T>,
+    msg: T,
+    stored: bool,
+    tally: &mut PublishTally<'_>,
+) -> usize {
+    tally.in_flight(true);
+    match sender.send(msg) {
+        Ok(receivers) => receivers,
+        Err(unsent) => {
+            // No receiver: nothing stored; the message drops here.
+            tally.in_flight(stored);
+            drop(unsent);
+            0
+        }
     }
 }
 
@@ -154,54 +186,41 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
 
     #[inline]
     fn publish(&self, msg: T) -> usize {
-        let reached = if self.nobody_listens() {
-            0
-        } else if self.route.narrow.load(Ordering::Relaxed) == 0 {
-            self.all.send(msg).unwrap_or(0)
-        } else {
-            self.publish_slow(ALL_TOPICS, msg)
-        };
-        self.stats.record_publish(reached);
-        reached
+        self.publish_topic(ALL_TOPICS, msg)
     }
 
     #[inline]
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
+        // Records the message when dropped, also if a payload panics.
+        let mut tally = PublishTally::single(&self.stats);
         let reached = if self.nobody_listens() {
             0
         } else if topic == ALL_TOPICS && self.route.narrow.load(Ordering::Relaxed) == 0 {
-            self.all.send(msg).unwrap_or(0)
+            send(&self.all, msg, false, &mut tally)
         } else {
-            self.publish_slow(topic, msg)
+            self.publish_slow(topic, msg, &mut tally)
         };
-        self.stats.record_publish(reached);
+        tally.count(reached);
         reached
     }
 
     fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
-        let (mut total, mut len, mut nobody) = (0, 0, 0);
-        let mut count = |reached: usize| {
-            total += reached;
-            len += 1;
-            nobody += usize::from(reached == 0);
-        };
+        // Records the messages published when dropped: also after a
+        // payload's panic, counting exactly those stored.
+        let mut tally = PublishTally::batch(&self.stats);
+        let mut total = 0;
         if self.nobody_listens() {
-            batch.into_iter().for_each(|_| count(0));
+            batch.into_iter().for_each(|_| tally.count(0));
         } else {
             // Taken once per batch, only when narrower masks exist; without
             // them every topic but 0 goes to the full-mask channel alone.
-            let narrow = (self.route.narrow.load(Ordering::Relaxed) != 0).then(|| {
-                self.shared
-                    .narrow
-                    .read()
-                    .unwrap_or_else(PoisonError::into_inner)
-            });
+            let narrow = (self.route.narrow.load(Ordering::Relaxed) != 0).then(|| self.narrow());
+            let narrow = narrow.as_deref().map_or(&[][..], |n| n);
             for (topic, msg) in batch {
-                count(self.send_matching(narrow.as_deref().map_or(&[], |n| n), topic, msg));
+                let reached = self.send_matching(narrow, topic, msg, &mut tally);
+                tally.count(reached);
+                total += reached;
             }
-        }
-        if len > 0 {
-            self.stats.record_batch(len, nobody);
         }
         total
     }
@@ -235,11 +254,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
     }
 
     fn receiver_count(&self) -> usize {
-        let narrow = self
-            .shared
-            .narrow
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let narrow = self.narrow();
         self.all.receiver_count()
             + narrow
                 .iter()

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
-use ron_bus::{ALL_TOPICS, BusBackend, BusError, BusStats, normalize_capacity};
+use ron_bus::{ALL_TOPICS, BusBackend, BusError, BusStats, PublishTally, normalize_capacity};
 
 use crate::receiver::SoaReceiver;
 use crate::ring::Ring;
@@ -81,13 +81,20 @@ impl<T> fmt::Debug for SoaBus<T> {
 impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// Writes `msg` to every ring whose mask shares a bit with `topic` and
     /// has receivers; returns the receivers reached. Wakes nobody (the
-    /// caller sweeps once per publish or batch).
-    fn route(&self, narrow: &[(u64, Arc<Ring<T>>)], topic: u64, msg: T) -> usize {
+    /// caller sweeps once per publish or batch). `tally` learns once the
+    /// message is stored in a ring.
+    fn route(
+        &self,
+        narrow: &[(u64, Arc<Ring<T>>)],
+        topic: u64,
+        msg: T,
+        tally: &mut PublishTally<'_>,
+    ) -> usize {
         let mut reached = 0;
         for (_, ring) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
-            reached += push_if_heard(ring, msg.clone());
+            reached += push_if_heard(ring, msg.clone(), tally);
         }
-        reached + push_if_heard(&self.shared.all, msg)
+        reached + push_if_heard(&self.shared.all, msg, tally)
     }
 
     /// The publish every `publish` and `publish_topic` makes. Inlined: the
@@ -95,16 +102,17 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// loads and a counter bump, and the writes are out of line.
     #[inline]
     fn publish_with(&self, topic: u64, msg: T) -> usize {
-        let reached = if topic != 0 && self.shared.narrow_topics.load(Relaxed) & topic == 0 {
+        if topic != 0 && self.shared.narrow_topics.load(Relaxed) & topic == 0 {
             match self.all.receivers() {
-                0 => 0,
+                0 => {
+                    self.stats.record_publish(0);
+                    0
+                }
                 receivers => self.publish_all(receivers, msg),
             }
         } else {
             self.publish_routed(topic, msg)
-        };
-        self.stats.record_publish(reached);
-        reached
+        }
     }
 
     /// Writes `msg` to the full-mask ring, which `receivers` read, and wakes
@@ -112,6 +120,9 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     #[inline(never)]
     fn publish_all(&self, receivers: usize, msg: T) -> usize {
         let _sweep = Sweep::new(&self.all, &[], ALL_TOPICS);
+        // Counted first: `push` stores the message before it runs any
+        // payload code (the replaced payload's `drop`, which may panic; I3).
+        self.stats.record_publish(receivers);
         self.all.push(msg);
         receivers
     }
@@ -120,12 +131,17 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// topic 0) and wakes their parked subscribers.
     #[inline(never)]
     fn publish_routed(&self, topic: u64, msg: T) -> usize {
+        // Records the message when dropped, also if a payload panics.
+        let mut tally = PublishTally::single(&self.stats);
         if topic == 0 {
+            tally.count(0);
             return 0;
         }
         let narrow = crate::sync::read(&self.shared.narrow);
         let _sweep = Sweep::new(&self.shared.all, &narrow, topic);
-        self.route(&narrow, topic, msg)
+        let reached = self.route(&narrow, topic, msg, &mut tally);
+        tally.count(reached);
+        reached
     }
 
     /// `publish_many_topic` with chunks of `N` messages: each ring claims a
@@ -138,9 +154,12 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
         // also when a payload's `clone` or `drop` panics half-way, so a
         // subscriber never sleeps on a message it was sent.
         let mut sweep = Sweep::new(&self.shared.all, &narrow, 0);
+        // Records the messages published when dropped: also after a panic,
+        // counting exactly those stored (or that reached nobody).
+        let mut tally = PublishTally::batch(&self.shared.stats);
         let mut chunk: [Option<T>; N] = std::array::from_fn(|_| None);
         let mut topics = [0u64; N];
-        let (mut total, mut len, mut nobody) = (0, 0, 0);
+        let mut total = 0;
         let mut batch = batch.into_iter();
         loop {
             let mut filled = 0;
@@ -148,10 +167,7 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
                 match batch.next() {
                     None => break,
                     // Topic 0 reaches nobody: counted, never written.
-                    Some((0, _)) => {
-                        len += 1;
-                        nobody += 1;
-                    }
+                    Some((0, _)) => tally.count(0),
                     Some((topic, msg)) => {
                         chunk[filled] = Some(msg);
                         topics[filled] = topic;
@@ -163,33 +179,31 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
             if filled == 0 {
                 break;
             }
-            let (reached, heard) =
-                self.flush::<N>(&narrow, &mut chunk[..filled], &topics[..filled]);
-            total += reached;
-            len += filled;
-            nobody += filled - heard;
+            total += self.flush::<N>(&narrow, &mut chunk[..filled], &topics[..filled], &mut tally);
             // The payloads the writes replaced (and messages nobody heard)
             // drop here, once every claimed sequence is stamped: a `drop`
             // that panics finds the rings consistent (ring.rs, I3).
             chunk[..filled].iter_mut().for_each(|m| *m = None);
         }
-        if len > 0 {
-            self.shared.stats.record_batch(len, nobody);
-        }
         total
     }
 
-    /// Writes one chunk (`msgs[k]` on `topics[k]`, at most 64) to every
-    /// ring that hears any of it, each ring claiming its share at once.
-    /// Returns the receivers reached, summed over the messages, and how
-    /// many messages reached anyone. Leaves in `msgs` what the full-mask
+    /// Writes one chunk (`msgs[k]` on `topics[k]`, at most `N <= 64`) to
+    /// every ring that hears any of it, each ring claiming its share at
+    /// once. Returns the receivers reached, summed over the messages; counts
+    /// each message in `tally` as soon as a ring stored it (a later ring's
+    /// `clone` or replaced payload's `drop` may panic), and those that
+    /// reached nobody at the end. Leaves in `msgs` what the full-mask
     /// ring's writes replaced, for the caller to drop.
     fn flush<const N: usize>(
         &self,
         narrow: &[(u64, Arc<Ring<T>>)],
         msgs: &mut [Option<T>],
         topics: &[u64],
-    ) -> (usize, usize) {
+        tally: &mut PublishTally<'_>,
+    ) -> usize {
+        // `heard` has one bit per message of the chunk.
+        const { assert!(N <= 64) };
         let mut reached = 0;
         // Bit k: message k reached someone.
         let mut heard = 0u64;
@@ -216,6 +230,7 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
             });
             ring.push_all(&mut copy[..msgs.len()]);
             reached += receivers * matching.count_ones() as usize;
+            tally.count_many((matching & !heard).count_ones() as usize, 0);
             heard |= matching;
             // `copy` drops here: the payloads its writes replaced.
         }
@@ -223,9 +238,13 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
         if receivers > 0 {
             self.shared.all.push_all(msgs);
             reached += receivers * msgs.len();
-            heard = u64::MAX >> (64 - msgs.len());
+            let all = u64::MAX >> (64 - msgs.len());
+            tally.count_many((all & !heard).count_ones() as usize, 0);
+            heard = all;
         }
-        (reached, heard.count_ones() as usize)
+        let nobody = msgs.len() - heard.count_ones() as usize;
+        tally.count_many(nobody, nobody);
+        reached
     }
 }
 
@@ -275,10 +294,13 @@ impl<T> Drop for Sweep<'_, T> {
 const BATCH_STACK_BYTES: usize = 8 * 1024;
 
 /// Pushes to `ring` if anyone reads it (a message nobody can see is not
-/// written: a subscriber arriving later starts after it anyway).
-fn push_if_heard<T: Clone>(ring: &Ring<T>, msg: T) -> usize {
+/// written: a subscriber arriving later starts after it anyway), telling
+/// `tally` first: `push` stores the message before it runs any payload
+/// code (I3).
+fn push_if_heard<T: Clone>(ring: &Ring<T>, msg: T, tally: &mut PublishTally<'_>) -> usize {
     let receivers = ring.receivers();
     if receivers > 0 {
+        tally.in_flight(true);
         ring.push(msg);
     }
     receivers

@@ -405,12 +405,17 @@ impl<T: Clone> Ring<T> {
             // Acquire: pairs with the writer's Release store of the stamp.
             let stamp = self.stamps[(c & self.mask) as usize].load(Acquire);
             if stamp == c + 1 {
+                // Past the message before its `clone` runs: a `clone` that
+                // panics consumes it (the panic is this subscriber's report
+                // of it), so a payload whose `clone` always panics costs one
+                // panic per subscriber, never a subscriber stuck on it.
+                *cursor = c + 1;
                 return match self.read_pinned(c, pin) {
-                    Some(msg) => {
-                        *cursor = c + 1;
-                        Read::Message(msg)
+                    Some(msg) => Read::Message(msg),
+                    None => {
+                        *cursor = c;
+                        self.lapped(cursor)
                     }
-                    None => self.lapped(cursor),
                 };
             }
             if stamp > c + 1 {

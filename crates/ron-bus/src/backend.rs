@@ -42,9 +42,13 @@ where
     /// each, with one wake-up sweep for the whole batch. Returns the sum of
     /// what each `publish` would have returned.
     ///
-    /// Every message goes out on [`ALL_TOPICS`]: this is
+    /// The contract is "as if by `publish` of each message", whatever topic
+    /// `publish` gives it. The provided default puts every message on
+    /// [`ALL_TOPICS`] (what a backend's `publish` does: it is
     /// [`publish_many_topic`](Self::publish_many_topic) with that topic on
-    /// each message, which is how backends implement it.
+    /// each message); a type whose `publish` picks a topic per message
+    /// overrides it to match (the kernel's facade `Bus` routes each event
+    /// by its own topic).
     fn publish_many<I>(&self, batch: I) -> usize
     where
         I: IntoIterator<Item = T>,

@@ -155,12 +155,14 @@ pub mod conformance;
 mod error;
 pub mod reference;
 mod stats;
+mod tally;
 mod thread_slot;
 
 pub use autotune::{AUTOTUNE_WARN_ABOVE, autotune_capacity, autotune_warnings};
 pub use backend::{ALL_TOPICS, BusBackend, BusReceiver};
 pub use error::{BusError, RecvError, TryRecvError, normalize_capacity};
 pub use stats::{BATCH_LEN_BOUNDS, BusStats, BusStatsSnapshot};
+pub use tally::PublishTally;
 
 /// The largest capacity a bus accepts (2^20 messages per subscriber).
 pub const MAX_CAPACITY: usize = 1 << 20;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use crate::{
-    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, RecvError, TryRecvError,
+    ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, PublishTally, RecvError, TryRecvError,
     normalize_capacity,
 };
 
@@ -97,24 +97,31 @@ impl Drop for Wakeups {
 }
 
 impl<T: Clone> ReferenceBus<T> {
-    /// Delivers one message under the lock; returns (receivers, wakers to wake).
+    /// Delivers one message under the lock; returns (receivers, wake-ups
+    /// suppressed) and leaves the wakers to wake in `wakers`. `tally` learns
+    /// once the message is stored for a subscriber: a panic after that
+    /// counts it as published.
     fn deliver(
         &self,
         state: &mut State<T>,
         topic: u64,
         msg: &T,
         wakers: &mut Wakeups,
+        tally: &mut PublishTally<'_>,
     ) -> (usize, u64) {
         let mut receivers = 0;
         let mut suppressed = 0;
         for sub in state.subscribers.iter_mut().filter(|s| s.mask & topic != 0) {
             receivers += 1;
-            if sub.queue.len() == self.shared.capacity {
-                // Counted before the payload's `drop` runs (it may panic).
+            // Stored before the oldest goes: the `drop` below (which may
+            // panic) runs once this subscriber has the message.
+            sub.queue.push_back(msg.clone());
+            tally.in_flight(true);
+            if sub.queue.len() > self.shared.capacity {
+                // Counted before the payload's `drop` runs.
                 sub.lost += 1;
                 sub.queue.pop_front();
             }
-            sub.queue.push_back(msg.clone());
             match sub.waker.take() {
                 Some(waker) => wakers.0.push(waker),
                 None => suppressed += 1,
@@ -166,9 +173,16 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
         let mut wakers = Wakeups::default();
-        let (receivers, suppressed) =
-            self.deliver(&mut self.shared.lock(), topic, &msg, &mut wakers);
-        self.shared.stats.record_publish(receivers);
+        let mut tally = PublishTally::single(&self.shared.stats);
+        let (receivers, suppressed) = self.deliver(
+            &mut self.shared.lock(),
+            topic,
+            &msg,
+            &mut wakers,
+            &mut tally,
+        );
+        tally.count(receivers);
+        drop(tally);
         self.shared
             .stats
             .record_notify(wakers.0.len() as u64, suppressed);
@@ -177,20 +191,20 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
 
     fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
         let mut wakers = Wakeups::default();
-        let (mut total, mut len, mut nobody, mut suppressed) = (0, 0, 0, 0);
+        // Records the messages published, also if a payload panics.
+        let mut tally = PublishTally::batch(&self.shared.stats);
+        let (mut total, mut suppressed) = (0, 0);
         {
             let mut state = self.shared.lock();
             for (topic, msg) in batch {
-                let (receivers, skipped) = self.deliver(&mut state, topic, &msg, &mut wakers);
+                let (receivers, skipped) =
+                    self.deliver(&mut state, topic, &msg, &mut wakers, &mut tally);
+                tally.count(receivers);
                 total += receivers;
-                len += 1;
-                nobody += usize::from(receivers == 0);
                 suppressed += skipped;
             }
         }
-        if len > 0 {
-            self.shared.stats.record_batch(len, nobody);
-        }
+        drop(tally);
         // One sweep for the whole batch, after every message is in place
         // (when `wakers` drops, after the lock).
         self.shared

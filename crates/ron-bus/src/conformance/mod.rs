@@ -28,7 +28,8 @@ mod waker;
 pub use cases::*;
 pub use model::matches_the_vecdeque_model;
 pub use payloads::{
-    Big, Payload, Traps, large_payloads_batch_on_a_small_stack,
+    Big, Payload, Traps, a_batch_cut_short_by_a_panic_counts_what_it_published,
+    a_receive_whose_clone_panics_moves_past_the_message, large_payloads_batch_on_a_small_stack,
     panicking_payloads_leave_the_bus_usable,
 };
 pub use stress::stress_exact_accounting;
@@ -85,6 +86,20 @@ macro_rules! conformance_payload_tests {
         #[test]
         fn panicking_payloads_leave_the_bus_usable() {
             $crate::conformance::panicking_payloads_leave_the_bus_usable::<
+                $($bus)::+<$crate::conformance::Payload>,
+            >();
+        }
+
+        #[test]
+        fn a_receive_whose_clone_panics_moves_past_the_message() {
+            $crate::conformance::a_receive_whose_clone_panics_moves_past_the_message::<
+                $($bus)::+<$crate::conformance::Payload>,
+            >();
+        }
+
+        #[test]
+        fn a_batch_cut_short_by_a_panic_counts_what_it_published() {
+            $crate::conformance::a_batch_cut_short_by_a_panic_counts_what_it_published::<
                 $($bus)::+<$crate::conformance::Payload>,
             >();
         }

@@ -6,10 +6,10 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::{BusBackend, BusReceiver, TryRecvError};
+use crate::{ALL_TOPICS, BusBackend, BusReceiver, TryRecvError};
 
 /// Liveness bound for work that must finish after a panic: past it the bus
 /// is taken to be wedged. Never a performance claim.
@@ -24,6 +24,12 @@ pub struct Traps {
     clone_panics: AtomicBool,
     /// The next `drop` outside an unwind panics (once).
     drop_panics: AtomicBool,
+    /// `id + 1` of the message whose every `clone` panics (0: none): a
+    /// trap that stays armed.
+    clone_always_panics: AtomicU64,
+    /// `id + 1` of the message whose next `drop` outside an unwind panics
+    /// (0: none; disarmed when it goes off).
+    drop_panics_of: AtomicU64,
     /// Traps that went off.
     fired: AtomicUsize,
 }
@@ -54,6 +60,13 @@ impl Clone for Payload {
             self.traps.fired.fetch_add(1, Ordering::SeqCst);
             panic!("payload {}: clone trap (expected by the test)", self.id);
         }
+        if self.traps.clone_always_panics.load(Ordering::SeqCst) == self.id + 1 {
+            self.traps.fired.fetch_add(1, Ordering::SeqCst);
+            panic!(
+                "payload {}: armed clone trap (expected by the test)",
+                self.id
+            );
+        }
         Self::new(self.id, &self.traps)
     }
 }
@@ -62,7 +75,16 @@ impl Drop for Payload {
     fn drop(&mut self) {
         self.traps.alive.fetch_sub(1, Ordering::SeqCst);
         // Never during an unwind: a second panic would abort the process.
-        if !std::thread::panicking() && self.traps.drop_panics.swap(false, Ordering::SeqCst) {
+        if std::thread::panicking() {
+            return;
+        }
+        let this_one = || {
+            self.traps
+                .drop_panics_of
+                .compare_exchange(self.id + 1, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        };
+        if self.traps.drop_panics.swap(false, Ordering::SeqCst) || this_one() {
             self.traps.fired.fetch_add(1, Ordering::SeqCst);
             panic!("payload {}: drop trap (expected by the test)", self.id);
         }
@@ -113,7 +135,18 @@ fn within_deadline<R: Send + 'static>(what: &str, work: impl FnOnce() -> R + Sen
 #[derive(Debug, Default)]
 struct Received {
     ids: Vec<u64>,
+    /// Receives that panicked: each consumed one message (the contract).
     panics: usize,
+    /// Messages reported lost (`Lagged`).
+    lost: u64,
+}
+
+impl Received {
+    /// The messages this subscriber accounts for: delivered, consumed by a
+    /// receive that panicked, or reported lost.
+    fn accounted(&self) -> u64 {
+        self.ids.len() as u64 + self.panics as u64 + self.lost
+    }
 }
 
 /// Receives until `Empty`, catching panics (a payload's `clone` or `drop`
@@ -123,7 +156,7 @@ fn drain_caught<R: BusReceiver<Payload>>(rx: &mut R, into: &mut Received) {
     for _ in 0..1_000 {
         match catch_unwind(AssertUnwindSafe(|| rx.try_recv().map(|p| p.id))) {
             Ok(Ok(id)) => into.ids.push(id),
-            Ok(Err(TryRecvError::Lagged(_))) => {}
+            Ok(Err(TryRecvError::Lagged(lost))) => into.lost += lost,
             Ok(Err(TryRecvError::Empty | TryRecvError::Closed)) => return,
             Err(_) => into.panics += 1,
         }
@@ -288,4 +321,103 @@ pub fn large_payloads_batch_on_a_small_stack<B: BusBackend<Big>>() {
         .join()
         .unwrap();
     assert_eq!(delivered, [16, 17, 18, 19, 16, 17, 18, 19]);
+}
+
+/// A receive whose payload's `clone` panics consumes that message: the
+/// panic reaches the receiver once, and its next receive returns the next
+/// message, with no lag reported (the panic was the report). A payload
+/// whose `clone` always panics therefore costs each subscriber one panic,
+/// never a subscriber stuck on it. (A backend that hands out the stored
+/// payload itself, without a clone, simply delivers it.)
+pub fn a_receive_whose_clone_panics_moves_past_the_message<B: BusBackend<Payload>>() {
+    let traps = Arc::new(Traps::default());
+    let bus = B::with_capacity(8).unwrap();
+    let rxs = vec![
+        bus.subscribe(),
+        bus.subscribe_with_interest(NARROW),
+        bus.subscribe(),
+    ];
+    bus.publish_many_topic(payloads(&traps, NARROW, 0..6));
+    // Armed for message 2 until the end: every clone of it panics.
+    const TRAPPED: u64 = 2;
+    traps
+        .clone_always_panics
+        .store(TRAPPED + 1, Ordering::SeqCst);
+    let later = payloads(&traps, NARROW, 6..8);
+    let (bus, received) = within_deadline("receiving past a trapped message", move || {
+        let mut rxs = rxs;
+        let mut received: Vec<Received> = rxs.iter().map(|_| Received::default()).collect();
+        for (rx, into) in rxs.iter_mut().zip(&mut received) {
+            drain_caught(rx, into);
+        }
+        // Later messages still come, in order.
+        bus.publish_many_topic(later);
+        for (rx, into) in rxs.iter_mut().zip(&mut received) {
+            drain_caught(rx, into);
+        }
+        drop(rxs);
+        (bus, received)
+    });
+    for (i, got) in received.iter().enumerate() {
+        let expected: Vec<u64> = (0..8)
+            .filter(|&id| got.panics == 0 || id != TRAPPED)
+            .collect();
+        assert!(
+            got.panics <= 1 && got.ids == expected && got.lost == 0,
+            "subscriber {i}: a receive that panicked must consume exactly the trapped \
+             message and go on with the next: {got:?}"
+        );
+        assert_eq!(got.accounted(), 8, "subscriber {i}: {got:?}");
+    }
+    assert_eq!(bus.stats().snapshot().receiver_lag, 0);
+    traps.clone_always_panics.store(0, Ordering::SeqCst);
+    drop(bus);
+    assert_eq!(traps.alive.load(Ordering::SeqCst), 0, "payloads leaked");
+}
+
+/// A batch that a payload's panic cuts short counts, in the bus stats,
+/// exactly the messages it published: for a subscriber that hears
+/// everything, the stats' `published` equals what it accounts for
+/// (delivered, consumed by a receive that panicked, or reported lost).
+pub fn a_batch_cut_short_by_a_panic_counts_what_it_published<B: BusBackend<Payload>>() {
+    let traps = Arc::new(Traps::default());
+    let bus = B::with_capacity(CAPACITY as usize).unwrap();
+    let mut rx = bus.subscribe();
+    let batch = |ids| payloads(&traps, ALL_TOPICS, ids);
+    // Every cell any backend keeps holds a payload to replace: not
+    // received, so the batch below replaces (and drops) them.
+    bus.publish_many_topic(batch(0..2 * CAPACITY));
+    // The drop of message 6 goes off in the middle of the next batch,
+    // whatever a backend replaces first.
+    traps.drop_panics_of.store(6 + 1, Ordering::SeqCst);
+    let fired = traps.fired.load(Ordering::SeqCst);
+    let cut_short = batch(2 * CAPACITY..4 * CAPACITY);
+    let outcome = catch_unwind(AssertUnwindSafe(|| bus.publish_many_topic(cut_short)));
+    assert!(
+        outcome.is_err() && traps.fired.load(Ordering::SeqCst) == fired + 1,
+        "the trap never went off: the case tests nothing"
+    );
+    // Counting goes on as before after the panic.
+    bus.publish_many_topic(batch(4 * CAPACITY..5 * CAPACITY));
+    bus.publish(Payload::new(5 * CAPACITY, &traps));
+    let mut got = Received::default();
+    drain_caught(&mut rx, &mut got);
+    let published = bus.stats().snapshot().published;
+    assert_eq!(
+        published,
+        got.accounted(),
+        "published (stats) != what the subscriber accounts for: {got:?}"
+    );
+    drop((rx, bus));
+    assert_eq!(traps.alive.load(Ordering::SeqCst), 0, "payloads leaked");
+}
+
+/// Messages `ids` on `topic`, counted in `traps`.
+fn payloads(
+    traps: &Arc<Traps>,
+    topic: u64,
+    ids: std::ops::Range<u64>,
+) -> impl Iterator<Item = (u64, Payload)> + Send + 'static {
+    let traps = Arc::clone(traps);
+    ids.map(move |id| (topic, Payload::new(id, &traps)))
 }
