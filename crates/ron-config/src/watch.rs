@@ -569,6 +569,46 @@ mod tests {
         }
     }
 
+    /// A watcher error whose re-arm then fails is one incident: one
+    /// refusal, not two; a later incident is reported again.
+    #[tokio::test]
+    async fn a_watcher_error_and_the_failed_re_arm_after_it_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ron.toml");
+        std::fs::write(&path, "version = 1\n").unwrap();
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let loader = Loader::new(Some(path.clone())).env(Env::from_fn(|_| None));
+        let listener = Box::new(move |event: &ReloadEvent| {
+            let _ = tx.send(event.clone());
+        });
+        let mut reloader = Reloader::start(loader, listener).unwrap();
+        let failed_re_arm = || ConfigError::Watch {
+            path: path.clone(),
+            message: "inotify watch limit reached".to_owned(),
+        };
+        // What `look` does when the watcher failed and so did the re-arm
+        // (which cannot be made to fail here: the tests run as root).
+        reloader
+            .signal
+            .deliver(Err(notify::Error::generic("inotify read failed")));
+        assert!(reloader.report_watcher_errors());
+        reloader.watch_failed(failed_re_arm());
+        reloader.watch_failed(failed_re_arm());
+        let mut rejected = 0;
+        while let Ok(event) = events.try_recv() {
+            assert!(matches!(event, ReloadEvent::Rejected { .. }), "{event:?}");
+            rejected += 1;
+        }
+        assert_eq!(rejected, 1);
+        // A successful re-arm ends the incident; the next one counts.
+        reloader.look(Look::Check, &CancellationToken::new()).await;
+        reloader.watch_failed(failed_re_arm());
+        assert!(matches!(
+            events.try_recv(),
+            Ok(ReloadEvent::Rejected { .. })
+        ));
+    }
+
     #[tokio::test]
     async fn watcher_errors_are_reported_and_the_watch_is_re_armed() {
         let dir = tempfile::tempdir().unwrap();
