@@ -24,9 +24,10 @@
 //!   or a receive propagates to its caller; tokio's locks ignore poisoning
 //!   and its slots stay consistent, so the bus stays usable (the
 //!   conformance kit's payload cases check it). A receive whose `clone`
-//!   panicked has moved past that message; a send whose replaced payload's
-//!   `drop` panicked has stored its message but may not have woken parked
-//!   receivers (the next send does).
+//!   panicked has moved past that message (tokio's cursor moves first, the
+//!   contract on every backend); a send whose replaced payload's `drop`
+//!   panicked has stored its message, and counts it in the stats, but may
+//!   not have woken parked receivers (the next send does).
 //!
 //! # Performance
 //!

@@ -287,10 +287,15 @@ impl<T> Drop for Sweep<'_, T> {
     }
 }
 
-/// What a batch keeps on the stack per message buffer (it has two: the
-/// chunk and one ring's copy): chunks hold 64 messages, or 16, 4 or 1 for
-/// larger payloads, so a 64 KiB payload costs two copies of itself, not
-/// 128 (which would overflow a 2 MiB worker stack).
+/// The stack budget of each of a batch's two message buffers (the chunk
+/// and one ring's copy): chunks hold 64 messages, or 16, 4 or 1 for larger
+/// payloads. An optimised build's frame holds about those two buffers, so
+/// a 64 KiB payload costs about two copies of itself, not 128 (which would
+/// overflow a 2 MiB worker stack). A debug build keeps more: moves through
+/// `array::from_fn`, `Option::take` and the ring's write may each get their
+/// own stack slot, a few more payloads' worth per frame. Either way the
+/// stack used is bounded by the payload's size, never by the batch's
+/// length (the kit's 64 KiB case runs unoptimised on a 2 MiB stack).
 const BATCH_STACK_BYTES: usize = 8 * 1024;
 
 /// Pushes to `ring` if anyone reads it (a message nobody can see is not

@@ -24,8 +24,10 @@
 //!   panics propagates with every claimed sequence written: no publisher
 //!   waits forever on a stamp, and each payload has exactly one owner (a
 //!   cell or the caller's buffer), so none is dropped twice or leaked. A
-//!   reader whose `clone` panics unpins on the way out, so it never holds
-//!   the floor back.
+//!   reader whose `clone` panics unpins on the way out (a drop guard), so
+//!   it never holds the floor back, and has already moved its cursor past
+//!   the message: the receive that panicked consumed it, so a payload whose
+//!   `clone` always panics cannot stop a subscriber.
 //! - **Order per slot**: the publisher of `seq` waits until its slot's stamp
 //!   is that of `seq - capacity` (0 for the first lap), then writes the cell
 //!   and stores the stamp `seq + 1`. So stamps only grow, and by induction
@@ -322,15 +324,23 @@ impl<T> Ring<T> {
     pub(crate) fn park(&self, ticket: &mut Option<Ticket>, waker: &Waker) {
         {
             let mut list = lock(&self.parked.0.list);
-            match *ticket {
+            // Our waker from earlier in this sweep, if it is still there.
+            // Anything else (no ticket, an old sweep's, or an empty slot,
+            // which no path leaves today) registers anew: a park never ends
+            // without a waker in the list, or a wake-up could be lost.
+            let registered = match *ticket {
                 Some(Ticket { sweep, index }) if sweep == list.sweep => {
-                    if let Some(Some(registered)) = list.wakers.get_mut(index)
-                        && !registered.will_wake(waker)
-                    {
+                    list.wakers.get_mut(index).and_then(Option::as_mut)
+                }
+                _ => None,
+            };
+            match registered {
+                Some(registered) => {
+                    if !registered.will_wake(waker) {
                         *registered = waker.clone();
                     }
                 }
-                _ => {
+                None => {
                     let index = list.register(waker.clone());
                     *ticket = Some(Ticket {
                         sweep: list.sweep,
@@ -505,7 +515,8 @@ impl Drop for Unpin<'_> {
 #[derive(Debug)]
 struct Parked {
     list: Mutex<ParkList>,
-    /// `list.wakers.len()`, read by every publish without the lock.
+    /// `list.parked()` (the wakers registered: the list's length minus its
+    /// vacancies), read by every publish without the lock.
     count: AtomicUsize,
 }
 

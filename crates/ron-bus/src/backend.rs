@@ -120,6 +120,13 @@ pub trait BusReceiver<T>: Send + fmt::Debug + 'static {
     /// [`RecvError::Lagged`] once after the subscriber lost messages, then
     /// the oldest retained message follows; [`RecvError::Closed`] after the
     /// last publisher handle dropped and every retained message was received.
+    ///
+    /// # Panics
+    ///
+    /// When the message's `clone` panics (backends clone what they hand
+    /// out): the panic propagates, and the message is consumed, so the next
+    /// receive returns the one after it. Likewise for `try_recv` and
+    /// `blocking_recv`.
     fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + Send;
 
     /// The next message if one is waiting.

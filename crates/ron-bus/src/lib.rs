@@ -22,6 +22,10 @@
 //! it (a publish, a batch or a receive) and leaves the bus usable: later
 //! publishes complete and every subscriber continues with a consistent
 //! stream (the conformance kit's payload cases hold every backend to it).
+//! A receive whose `clone` panics has consumed that message: the next
+//! receive returns the one after it, with no `Lagged` for it. A publish cut
+//! short by a panic counts, in the stats, exactly the messages it stored
+//! for some subscriber ([`PublishTally`]).
 //!
 //! # Lagging
 //!

@@ -14,7 +14,9 @@
 //! masks (batches included), coalesced wake-ups, wakers of dropped receivers,
 //! `blocking_recv` and a multi-thread stress test.
 //! [`conformance_payload_tests!`](crate::conformance_payload_tests) adds the
-//! cases about payload types: a `clone` or `drop` that panics, and payloads
+//! cases about payload types: a `clone` or `drop` that panics (the bus
+//! stays usable, a receive whose `clone` panics consumes that message, and
+//! the stats count exactly what a publish cut short stored), and payloads
 //! too large to keep many of on a thread's stack.
 //!
 //! Enabled by the `conformance` feature (it brings proptest and tokio).

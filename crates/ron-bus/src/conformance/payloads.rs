@@ -376,7 +376,8 @@ pub fn a_receive_whose_clone_panics_moves_past_the_message<B: BusBackend<Payload
 }
 
 /// A batch that a payload's panic cuts short counts, in the bus stats,
-/// exactly the messages it published: for a subscriber that hears
+/// exactly the messages it published, and so does a single publish that
+/// panics after storing its message: for a subscriber that hears
 /// everything, the stats' `published` equals what it accounts for
 /// (delivered, consumed by a receive that panicked, or reported lost).
 pub fn a_batch_cut_short_by_a_panic_counts_what_it_published<B: BusBackend<Payload>>() {
@@ -400,6 +401,15 @@ pub fn a_batch_cut_short_by_a_panic_counts_what_it_published<B: BusBackend<Paylo
     // Counting goes on as before after the panic.
     bus.publish_many_topic(batch(4 * CAPACITY..5 * CAPACITY));
     bus.publish(Payload::new(5 * CAPACITY, &traps));
+    // A single publish whose replaced payload's `drop` panics has stored
+    // its message, and counts it.
+    traps.drop_panics.store(true, Ordering::SeqCst);
+    let single = Payload::new(5 * CAPACITY + 1, &traps);
+    let outcome = catch_unwind(AssertUnwindSafe(|| bus.publish(single)));
+    assert!(
+        outcome.is_err() && traps.fired.load(Ordering::SeqCst) == fired + 2,
+        "the single publish's trap never went off: the case tests nothing"
+    );
     let mut got = Received::default();
     drain_caught(&mut rx, &mut got);
     let published = bus.stats().snapshot().published;
