@@ -11,12 +11,14 @@ mod fuzz;
 mod perf_gate;
 mod rules_check;
 mod scrape_check;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// What `cargo xtask help` prints; commands quote it on a usage error.
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
@@ -47,7 +49,7 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("api-check: unknown option {other:?}\n{USAGE}")),
         },
         Some("scrape-check") => scrape_check::run(),
-        Some("soak") => soak(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("fuzz") => match &args[1..] {
             [flag, n] if flag == "--seconds" => n
                 .parse()
@@ -74,32 +76,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `cargo xtask soak --minutes N`: the soak example, optimised.
-fn soak(args: &[String]) -> Result<(), String> {
-    let minutes = match args {
-        [flag, n] if flag == "--minutes" => n
-            .parse::<u64>()
-            .map_err(|_| format!("soak: {n:?} is not a number of minutes"))?,
-        [] => 10,
-        _ => return Err(format!("soak: expected `--minutes N`\n{USAGE}")),
-    };
-    cmd::run(
-        cmd::cargo()
-            .args([
-                "run",
-                "--release",
-                "--locked",
-                "-p",
-                "ron-kernel",
-                "--example",
-                "soak",
-                "--",
-                "--minutes",
-            ])
-            .arg(minutes.to_string()),
-    )
 }
 
 /// The workspace root (the parent of this crate's directory).

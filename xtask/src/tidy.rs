@@ -73,7 +73,11 @@ const UNSAFE_ALLOWED: [&str; 2] = [
 #[test]
 fn unsafe_code_is_allowed_only_where_spec_allows_it() {
     let mut offenders = Vec::new();
-    let mut stack = vec![project_root().join("crates"), project_root().join("xtask")];
+    let mut stack = vec![
+        project_root().join("crates"),
+        project_root().join("benches"),
+        project_root().join("xtask"),
+    ];
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -99,12 +103,33 @@ fn unsafe_code_is_allowed_only_where_spec_allows_it() {
     );
 }
 
+/// Members outside `crates/`: the cross-library benches and this tool,
+/// neither of them published.
+const TOP_LEVEL_MEMBERS: [&str; 2] = ["benches", "xtask"];
+
 #[test]
-fn every_member_is_under_crates_or_is_xtask() {
+fn every_member_is_under_crates_or_is_a_top_level_tool() {
     for member in members() {
         let relative = member.strip_prefix(project_root()).unwrap();
-        let ok = relative.starts_with("crates") || relative == std::path::Path::new("xtask");
-        assert!(ok, "{} is outside crates/", relative.display());
+        let top_level = TOP_LEVEL_MEMBERS
+            .iter()
+            .any(|m| relative == std::path::Path::new(m));
+        assert!(
+            relative.starts_with("crates") || top_level,
+            "{} is outside crates/ and not one of {TOP_LEVEL_MEMBERS:?}",
+            relative.display()
+        );
+    }
+}
+
+#[test]
+fn top_level_members_are_not_published() {
+    for member in TOP_LEVEL_MEMBERS {
+        let manifest = fs::read_to_string(project_root().join(member).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains("\npublish = false\n"),
+            "{member}/Cargo.toml lacks `publish = false`"
+        );
     }
 }
 

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use ron_benches::median;
 use ron_bus::{BusBackend, autotune_capacity};
 use ron_bus_classic::ClassicBus;
 use support::{Flavour, fanout_rounds};
@@ -73,12 +74,7 @@ fn interleaved(
         o.push(no);
         r.push(no / nb);
     }
-    (median(b), median(o), median(r))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    (median(b).unwrap(), median(o).unwrap(), median(r).unwrap())
 }
 
 fn publish_rows(rows: &mut Vec<Row>) {

@@ -17,15 +17,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ron_benches::{median, percentile};
 use ron_kernel::bus::RecvError;
 use ron_kernel::config::{Env, KernelConfigListener, LiveConfig, Loader, WatchOptions};
 use ron_kernel::{Bus, HealthState, KernelEvent, Metrics};
 
 const SAVES: usize = 60;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 async fn save_to_event(debounce: Duration) -> (Duration, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
@@ -58,8 +55,8 @@ async fn save_to_event(debounce: Duration) -> (Duration, Duration, Duration) {
     live.stop().await;
     delays.sort();
     (
-        percentile(&delays, 0.5),
-        percentile(&delays, 0.99),
+        percentile(&delays, 0.5).unwrap(),
+        percentile(&delays, 0.99).unwrap(),
         *delays.last().unwrap(),
     )
 }
@@ -76,7 +73,7 @@ fn snapshot_read_ns() -> f64 {
         |_: &ron_kernel::config::ReloadEvent| {},
     )
     .unwrap();
-    let mut samples: Vec<f64> = (0..15)
+    let samples: Vec<f64> = (0..15)
         .map(|_| {
             const READS: u32 = 1_000_000;
             let start = Instant::now();
@@ -86,8 +83,7 @@ fn snapshot_read_ns() -> f64 {
             start.elapsed().as_secs_f64() * 1e9 / f64::from(READS)
         })
         .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
+    median(samples).unwrap()
 }
 
 fn main() {

@@ -5,7 +5,8 @@
 //!
 //! * `fan-out`: one publisher thread, N subscriber OS threads in
 //!   `blocking_recv`, capacity 1024; deliveries per second (lossy: a lapped
-//!   subscriber's losses are not deliveries).
+//!   subscriber's losses are not deliveries); the harness is the library's
+//!   [`ron_benches::harness::backend_fanout`], the same as `comparables`.
 //! * `publish`: ns per publish with 0 subscribers, and with 1 subscriber
 //!   that never reads (lagging).
 //! * `publish_many`: ns per message, batches of 64, vs a loop of publish.
@@ -13,58 +14,25 @@
 //!   traffic, vs no subscriber.
 //!
 //! ```text
-//! cargo bench -p ron-bus-soa --bench vs_classic
+//! cargo bench -p ron-benches --bench vs_classic
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use ron_bus::{BusBackend, BusReceiver, RecvError};
+use ron_benches::harness::{backend_fanout, time_ns};
+use ron_benches::median;
+use ron_bus::BusBackend;
 use ron_bus_classic::ClassicBus;
 use ron_bus_soa::SoaBus;
 
 const SAMPLES: usize = 7;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Deliveries per second of `messages` published to `subs` blocking
 /// subscriber threads, ring capacity `capacity`.
 fn fanout<B: BusBackend<u64>>(subs: usize, capacity: usize, messages: u64) -> f64 {
-    let bus = B::with_capacity(capacity).unwrap();
-    let delivered = Arc::new(AtomicU64::new(0));
-    let threads: Vec<_> = (0..subs)
-        .map(|_| {
-            let mut rx = bus.subscribe();
-            let delivered = Arc::clone(&delivered);
-            std::thread::spawn(move || {
-                let mut got = 0;
-                loop {
-                    match rx.blocking_recv() {
-                        Ok(_) => got += 1,
-                        Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => break,
-                    }
-                }
-                delivered.fetch_add(got, Ordering::Relaxed);
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    for i in 0..messages {
-        bus.publish(i);
-    }
-    drop(bus);
-    for t in threads {
-        t.join().unwrap();
-    }
-    delivered.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    backend_fanout::<B>(capacity, subs, messages).unwrap()
 }
 
 /// ns per publish with `subs` idle subscribers (never read) of `mask`.
@@ -73,32 +41,22 @@ fn publish_cost<B: BusBackend<u64>>(subs: usize, mask: u64, ops: u64) -> f64 {
     let _rx: Vec<_> = (0..subs)
         .map(|_| bus.subscribe_with_interest(mask))
         .collect();
-    let start = Instant::now();
-    for i in 0..ops {
+    time_ns(ops, |i| {
         black_box(bus.publish_topic(0b1, i));
-    }
-    start.elapsed().as_secs_f64() * 1e9 / ops as f64
+    })
 }
 
 /// ns per message: (loop of publish, publish_many) with one idle subscriber.
 fn batch_cost<B: BusBackend<u64>>(batches: u64) -> (f64, f64) {
     let bus = B::with_capacity(1024).unwrap();
     let _rx = bus.subscribe();
-    let start = Instant::now();
-    for b in 0..batches {
-        for m in b * 64..(b + 1) * 64 {
-            black_box(bus.publish(m));
-        }
-    }
-    let looped = start.elapsed().as_secs_f64() * 1e9 / (batches * 64) as f64;
-    let start = Instant::now();
-    for b in 0..batches {
+    let looped = time_ns(batches * 64, |m| {
+        black_box(bus.publish(m));
+    });
+    let many = time_ns(batches, |b| {
         black_box(bus.publish_many(b * 64..(b + 1) * 64));
-    }
-    (
-        looped,
-        start.elapsed().as_secs_f64() * 1e9 / (batches * 64) as f64,
-    )
+    }) / 64.0;
+    (looped, many)
 }
 
 /// Interleaved fan-out samples: (median soa M/s, median classic M/s,
@@ -117,7 +75,11 @@ fn fanout_ratio(subs: usize, capacity: usize, messages: u64) -> (f64, f64, f64) 
         classic.push(c / 1e6);
         ratio.push(s / c);
     }
-    (median(soa), median(classic), median(ratio))
+    (
+        median(soa).unwrap(),
+        median(classic).unwrap(),
+        median(ratio).unwrap(),
+    )
 }
 
 /// A machine-readable line for `cargo xtask perf-gate`.
@@ -183,11 +145,11 @@ fn main() {
             classic.push(c);
             ratio.push(s / c);
         }
-        let ratio = median(ratio);
+        let ratio = median(ratio).unwrap();
         println!(
             "{label:<44} {:>12.2} {:>12.2} {ratio:>8.2}  (soa/classic, floor <= {floor})",
-            median(soa),
-            median(classic)
+            median(soa).unwrap(),
+            median(classic).unwrap()
         );
         perf(key, ratio);
     }
@@ -199,7 +161,7 @@ fn main() {
         let (l, m) = batch_cost::<ClassicBus<u64>>(20_000 / scale);
         gain_classic.push(l / m);
     }
-    let (gain_soa, gain_classic) = (median(gain_soa), median(gain_classic));
+    let (gain_soa, gain_classic) = (median(gain_soa).unwrap(), median(gain_classic).unwrap());
     println!(
         "{:<44} {gain_soa:>12.2} {gain_classic:>12.2} {:>8}  (loop/many, floor >= 1.5)",
         "publish_many gain per message", ""
@@ -212,7 +174,7 @@ fn main() {
         let other = publish_cost::<SoaBus<u64>>(1, 0b10, ops);
         excluded.push(other / none);
     }
-    let excluded = median(excluded);
+    let excluded = median(excluded).unwrap();
     println!(
         "{:<44} {excluded:>12.2} {:>12} {:>8}  (floor <= 1.10)",
         "interest-excluded sub / no sub (soa)", "", ""

@@ -23,38 +23,38 @@
 //! library's block back to back, and the table gives the medians of the
 //! blocks' p50 and p99: this VM stalls for milliseconds a few times a
 //! second, and a stall in one block should not decide a library's tail.
-//! `--json PATH` also writes every figure as JSON.
+//! `--json PATH` also writes every figure as JSON. The harness, median and
+//! percentile come from this package's library (`src/`), shared with every
+//! other bench in the workspace.
 //!
 //! ```text
-//! cargo bench -p ron-bus-soa --bench comparables            # 5 rounds
-//! cargo bench -p ron-bus-soa --bench comparables -- --rounds 9 --json out.json
+//! cargo bench -p ron-benches --bench comparables            # 5 rounds
+//! cargo bench -p ron-benches --bench comparables -- --rounds 9 --json out.json
 //! # one library's fan-out alone, e.g. under `perf record`:
-//! cargo bench -p ron-bus-soa --bench comparables -- --only soa --fanout-only
+//! cargo bench -p ron-benches --bench comparables -- --only soa --fanout-only
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ron_bus::{BusBackend, BusReceiver, RecvError};
+use ron_benches::harness::{
+    LATENCY_GAP, Next, backend_fanout, backend_latency, count_until_closed, latencies_until_closed,
+    now_ns, paced, run_fanout, run_latency, time_ns,
+};
+use ron_benches::{median, percentile};
+use ron_bus::BusBackend;
 use ron_bus_classic::ClassicBus;
 use ron_bus_soa::SoaBus;
 
 const CAPACITY: usize = 1024;
 const SUBSCRIBERS: [usize; 5] = [1, 2, 4, 8, 16];
-/// Latency probes per block (40 ms at the 20 µs pacing).
+/// Latency probes per block (40 ms at the 20 µs pacing, [`LATENCY_GAP`]).
 const LATENCY_BLOCK: u64 = 2_000;
 /// Messages per batch in the batch-publish scenario.
 const BATCH: u64 = 64;
-
-/// Nanoseconds since the first call: the stamp carried by latency messages.
-fn now_ns() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
 
 /// A library under test.
 trait Contender {
@@ -74,116 +74,7 @@ trait Contender {
     }
 }
 
-/// ns per iteration of `f`, run `ops` times.
-fn time_ns(ops: u64, mut f: impl FnMut(u64)) -> f64 {
-    let start = Instant::now();
-    for i in 0..ops {
-        f(i);
-    }
-    start.elapsed().as_secs_f64() * 1e9 / ops as f64
-}
-
-/// Publishes `messages` stamped with their send time, `gap` apart.
-fn paced(messages: u64, gap: Duration, mut send: impl FnMut(u64)) {
-    for _ in 0..messages {
-        let due = Instant::now() + gap;
-        send(now_ns());
-        while Instant::now() < due {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// Runs one fan-out: `recv_all` on a thread per receiver, then
-/// `publish_all`; deliveries per second. The clock starts once every
-/// subscriber thread is running, and they wait for it awake (yielding, not
-/// parked), so thread start-up and wake-up are not what is measured: on 2
-/// cores a run could otherwise end before a subscriber gets going.
-fn run_fanout<R: Send + 'static>(
-    receivers: Vec<R>,
-    recv_all: fn(R) -> u64,
-    publish_all: impl FnOnce(),
-) -> f64 {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let subscribers = receivers.len();
-    let ready = std::sync::Arc::new(AtomicUsize::new(0));
-    let go = std::sync::Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = receivers
-        .into_iter()
-        .map(|rx| {
-            let (ready, go) = (std::sync::Arc::clone(&ready), std::sync::Arc::clone(&go));
-            std::thread::spawn(move || {
-                ready.fetch_add(1, Ordering::AcqRel);
-                while !go.load(Ordering::Acquire) {
-                    std::thread::yield_now();
-                }
-                recv_all(rx)
-            })
-        })
-        .collect();
-    while ready.load(Ordering::Acquire) < subscribers {
-        std::thread::yield_now();
-    }
-    go.store(true, Ordering::Release);
-    let start = Instant::now();
-    publish_all();
-    let delivered: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    delivered as f64 / start.elapsed().as_secs_f64()
-}
-
-/// Runs a latency probe: `recv_all` on a thread collects latencies until
-/// the channel closes; `send` publishes one stamp and owns the sender, so
-/// dropping it when the probe is done closes the channel.
-fn run_latency<R: Send + 'static>(
-    rx: R,
-    recv_all: fn(R) -> Vec<u64>,
-    messages: u64,
-    send: impl FnMut(u64),
-) -> Vec<u64> {
-    let probe = std::thread::spawn(move || recv_all(rx));
-    paced(messages, Duration::from_micros(20), send);
-    probe.join().unwrap()
-}
-
-/// One blocking receive of a lossy channel: a message, `None` for a loss
-/// report, or `Err` once the channel is closed and drained.
-type Next = Result<Option<u64>, ()>;
-
-/// Receives until closed; counts the messages.
-fn count_until_closed(mut next: impl FnMut() -> Next) -> u64 {
-    let mut got = 0;
-    while let Ok(msg) = next() {
-        got += u64::from(msg.is_some());
-    }
-    got
-}
-
-/// Receives stamped messages until closed; their latencies in ns.
-fn latencies_until_closed(mut next: impl FnMut() -> Next) -> Vec<u64> {
-    let mut out = Vec::new();
-    while let Ok(msg) = next() {
-        out.extend(msg.map(|sent| now_ns().saturating_sub(sent)));
-    }
-    out
-}
-
 struct Backend<B>(std::marker::PhantomData<B>);
-
-fn backend_next<R: BusReceiver<u64>>(rx: &mut R) -> Next {
-    match rx.blocking_recv() {
-        Ok(msg) => Ok(Some(msg)),
-        Err(RecvError::Lagged(_)) => Ok(None),
-        Err(RecvError::Closed) => Err(()),
-    }
-}
-
-fn backend_recv_all<R: BusReceiver<u64>>(mut rx: R) -> u64 {
-    count_until_closed(|| backend_next(&mut rx))
-}
-
-fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
-    latencies_until_closed(|| backend_next(&mut rx))
-}
 
 /// The harness's name for a ron-bus backend.
 trait BackendName {
@@ -202,26 +93,11 @@ impl<B: BusBackend<u64> + BackendName> Contender for Backend<B> {
     const NAME: &'static str = B::NAME;
 
     fn fanout(subs: usize, messages: u64) -> f64 {
-        let bus = B::with_capacity(CAPACITY).unwrap();
-        let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
-        run_fanout(receivers, backend_recv_all::<B::Receiver>, move || {
-            for i in 0..messages {
-                bus.publish(i);
-            }
-        })
+        backend_fanout::<B>(CAPACITY, subs, messages).unwrap()
     }
 
     fn latency(messages: u64) -> Vec<u64> {
-        let bus = B::with_capacity(CAPACITY).unwrap();
-        let rx = bus.subscribe();
-        run_latency(
-            rx,
-            backend_latencies::<B::Receiver>,
-            messages,
-            move |stamp| {
-                bus.publish(stamp);
-            },
-        )
+        backend_latency::<B>(CAPACITY, messages).unwrap()
     }
 
     fn publish_ns(idle: usize, ops: u64) -> Option<f64> {
@@ -248,9 +124,9 @@ impl Tokio {
     fn next(rx: &mut tokio::sync::broadcast::Receiver<u64>) -> Next {
         use tokio::sync::broadcast::error::RecvError;
         match rx.blocking_recv() {
-            Ok(msg) => Ok(Some(msg)),
-            Err(RecvError::Lagged(_)) => Ok(None),
-            Err(RecvError::Closed) => Err(()),
+            Ok(msg) => Next::Message(msg),
+            Err(RecvError::Lagged(_)) => Next::Lost,
+            Err(RecvError::Closed) => Next::Closed,
         }
     }
 
@@ -300,9 +176,9 @@ impl AsyncBroadcast {
 
     fn next(rx: &mut async_broadcast::Receiver<u64>) -> Next {
         match rx.recv_blocking() {
-            Ok(msg) => Ok(Some(msg)),
-            Err(async_broadcast::RecvError::Overflowed(_)) => Ok(None),
-            Err(async_broadcast::RecvError::Closed) => Err(()),
+            Ok(msg) => Next::Message(msg),
+            Err(async_broadcast::RecvError::Overflowed(_)) => Next::Lost,
+            Err(async_broadcast::RecvError::Closed) => Next::Closed,
         }
     }
 
@@ -436,7 +312,7 @@ impl Contender for Disruptor {
                 .push(now_ns().saturating_sub(slot.value))
         })
         .build();
-        paced(messages, Duration::from_micros(20), |stamp| {
+        paced(messages, LATENCY_GAP, |stamp| {
             disruptor::Producer::publish(&mut producer, |slot| slot.value = stamp);
         });
         drop(producer);
@@ -506,20 +382,6 @@ impl Contender for Crossbeam {
     }
 }
 
-/// The `p` quantile of `sorted`, in ns; 0 when nothing was measured.
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    let last = sorted.len().saturating_sub(1);
-    sorted
-        .get((last as f64 * p).round() as usize)
-        .map_or(0.0, |&ns| ns as f64)
-}
-
-/// The median of `v`; `None` when it is empty.
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
-}
-
 /// One library's entry points.
 struct Runner {
     name: &'static str,
@@ -577,6 +439,11 @@ impl Summary {
             batch_native: s.batch_native,
         }
     }
+}
+
+/// The `p` quantile of sorted latencies, in ns; 0 when nothing was measured.
+fn ns_at(sorted: &[u64], p: f64) -> f64 {
+    percentile(sorted, p).map_or(0.0, |ns| ns as f64)
 }
 
 fn cell(v: Option<f64>, digits: usize) -> String {
@@ -691,7 +558,7 @@ fn main() {
                     lat.sort_unstable();
                     samples[r]
                         .latency
-                        .push((percentile(&lat, 0.5), percentile(&lat, 0.99)));
+                        .push((ns_at(&lat, 0.5), ns_at(&lat, 0.99)));
                 }
             }
         }

@@ -1,0 +1,40 @@
+//! Running the bench targets: which ones perf-gate runs, and how.
+
+use crate::cmd::{cargo, show};
+
+/// Every bench target perf-gate runs, in order: (package, bench). Each
+/// prints `perf\t...` lines for [`super::parse`].
+pub const BENCHES: [(&str, &str); 3] = [
+    // Every library side by side: fan-out, latency, publish cost.
+    ("ron-benches", "comparables"),
+    // SoA against classic, interleaved sample by sample: the gated ratios.
+    ("ron-benches", "vs_classic"),
+    // Classic against raw tokio broadcast, interleaved.
+    ("ron-bus-classic", "ratios"),
+];
+
+/// Runs one bench target with `extra` arguments after `--` and returns its
+/// stdout (stderr passes through; the bench's own table is echoed, the
+/// machine lines are not).
+pub fn output(package: &str, bench: &str, extra: &[&str]) -> Result<String, String> {
+    let mut command = cargo();
+    command
+        .args(["bench", "--locked", "-p", package, "--bench", bench, "--"])
+        .args(extra);
+    let shown = show(&command);
+    eprintln!("$ {shown}");
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    // Show the bench's own table, not the machine lines.
+    for line in stdout.lines().filter(|l| !l.starts_with("perf\t")) {
+        eprintln!("{line}");
+    }
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!("`{shown}` failed ({})", output.status))
+    }
+}

@@ -1,0 +1,86 @@
+//! The fan-out chart: an SVG of deliveries per second against subscriber
+//! count, one line per library (no plotting dependency).
+
+use std::fmt::Write as _;
+
+use super::parse::Measured;
+use super::{LIBRARIES, SUBSCRIBERS};
+
+/// Deliveries per second against subscriber count, one line per library,
+/// log-scale y axis (the libraries span two orders of magnitude).
+pub fn chart(m: &Measured) -> String {
+    const COLORS: [&str; 7] = [
+        "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#ff7f0e", "#8c564b",
+    ];
+    let (w, h, left, right, top, bottom) = (720.0, 420.0, 70.0, 250.0, 30.0, 50.0);
+    let values: Vec<f64> = m.fanout.values().copied().filter(|v| *v > 0.0).collect();
+    let lo = values
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .max(1e-3)
+        .log10()
+        .floor();
+    let hi = values
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .max(1e-3)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let x = |i: usize| left + (w - left - right) * i as f64 / (SUBSCRIBERS.len() - 1) as f64;
+    let y = |v: f64| top + (h - top - bottom) * (hi - v.max(1e-3).log10()) / (hi - lo);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{left}\" y=\"18\">deliveries/s (millions, log scale) by subscribers, capacity 1024</text>\n"
+    );
+    let mut decade = lo;
+    while decade <= hi {
+        let yy = y(10f64.powf(decade));
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            w - right,
+            left - 6.0,
+            yy + 4.0,
+            10f64.powf(decade)
+        );
+        decade += 1.0;
+    }
+    for (i, subs) in SUBSCRIBERS.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{subs} subs</text>",
+            x(i),
+            h - bottom + 20.0
+        );
+    }
+    for (k, lib) in LIBRARIES.iter().enumerate() {
+        let points: Vec<String> = SUBSCRIBERS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                m.fanout
+                    .get(&((*lib).to_owned(), *s))
+                    .map(|v| format!("{:.1},{:.1}", x(i), y(*v)))
+            })
+            .collect();
+        let color = COLORS[k % COLORS.len()];
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+            points.join(" ")
+        );
+        let ly = top + 18.0 * k as f64;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{color}\" stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\">{lib}</text>",
+            w - right + 15.0,
+            w - right + 35.0,
+            w - right + 40.0,
+            ly + 4.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
