@@ -8,13 +8,14 @@
 mod support;
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use prometheus::{IntCounterVec, Opts};
 use ron_health::HealthState;
 use ron_metrics::{Metrics, ServeOptions};
 use support::{Conn, PATIENCE, sample, start};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpSocket;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinHandle;
@@ -115,54 +116,81 @@ async fn stuck_reader(
     (read, writer)
 }
 
-/// What a sampler saw of the server every few milliseconds.
-#[derive(Clone, Copy)]
+/// What a sampler saw every few milliseconds.
 struct Sample {
     at: Instant,
     timeouts: u64,
     answers: u64,
+    /// Bytes waiting in each slot holder's receive queue: the server's
+    /// writes to it progress exactly when this grows (the client never
+    /// reads, and a peek takes nothing).
+    queued: Vec<usize>,
 }
 
-/// Samples the server's counters until `stop` is cancelled.
-fn sample_counters(metrics: &Metrics, stop: CancellationToken) -> JoinHandle<Vec<Sample>> {
+/// The bytes in a connection's receive queue, without taking them.
+async fn queued(stream: &mut OwnedReadHalf, scratch: &mut [u8], last: usize) -> usize {
+    let mut buf = ReadBuf::new(scratch);
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match stream.poll_peek(cx, &mut buf) {
+            Poll::Ready(Ok(n)) => n,
+            // Nothing yet, or reset: unchanged.
+            Poll::Pending | Poll::Ready(Err(_)) => last,
+        })
+    })
+    .await
+}
+
+/// Samples the server's counters and the slot holders' receive queues
+/// every 10 ms until `stop` is cancelled; hands the streams back.
+fn sample_progress(
+    metrics: &Metrics,
+    mut holders: Vec<OwnedReadHalf>,
+    stop: CancellationToken,
+) -> JoinHandle<(Vec<Sample>, Vec<OwnedReadHalf>)> {
     let metrics = metrics.clone();
     tokio::spawn(async move {
-        let mut samples = Vec::new();
+        let mut samples: Vec<Sample> = Vec::new();
+        let mut scratch = vec![0u8; 1 << 20];
         while !stop.is_cancelled() {
             let (timeouts, answers) = timeouts_and_answers(&metrics);
+            let mut queues = Vec::with_capacity(holders.len());
+            for (i, stream) in holders.iter_mut().enumerate() {
+                let last = samples.last().map_or(0, |s| s.queued[i]);
+                queues.push(queued(stream, &mut scratch, last).await);
+            }
             samples.push(Sample {
                 at: Instant::now(),
                 timeouts,
                 answers,
+                queued: queues,
             });
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        samples
+        (samples, holders)
     })
 }
 
-/// When the slots were all held: the first sample showing the last
-/// `/metrics` answer handed out before any write timeout fired.
+/// When the slots were all held by stalled connections: the first sample
+/// after the last write progress any slot holder made.
 ///
-/// A served stuck reader's writes start waiting right after its last
-/// answer is handed to hyper (hyper reads the next request only once an
-/// answer is written), and the readers still in the backlog get no answer
-/// before a slot frees, that is before the first timeout. So from that
-/// answer on, every slot is held by a connection whose writes wait; a
-/// sample sees it a little late, which only moves the clock's start later
-/// than the true one by the sampling period.
+/// A slot holder's writes progress when its receive queue grows (seen by
+/// peeking), and when the server hands it another answer (one of the
+/// `/metrics` answers counted before any timeout fired: until then the
+/// readers still in the backlog get none). Counting the queues matters: with
+/// a tiny receive buffer Linux may compact a full queue and reopen the
+/// window a little, even seconds after the last answer, which is
+/// progress and restarts that connection's deadline. A sample sees a change
+/// up to 10 ms late, which only moves the clock's start later.
 fn slots_held_since(samples: &[Sample]) -> Instant {
-    let before_timeouts: Vec<&Sample> = samples.iter().filter(|s| s.timeouts == 0).collect();
-    let last = before_timeouts
-        .iter()
-        .map(|s| s.answers)
-        .max()
-        .expect("sampled before any timeout");
-    before_timeouts
-        .iter()
-        .find(|s| s.answers == last)
-        .map(|s| s.at)
-        .expect("the last answer was sampled")
+    let mut since = samples.first().expect("sampled").at;
+    for pair in samples.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        let answered = after.timeouts == 0 && after.answers != before.answers;
+        if answered || after.queued != before.queued {
+            since = after.at;
+        }
+    }
+    since
 }
 
 /// The liveness bound: with more stuck readers than
@@ -174,9 +202,10 @@ fn slots_held_since(samples: &[Sample]) -> Instant {
 /// connection's buffers can take answers for (sized from the body and the
 /// host's send-buffer ceiling, not a guess about the host), so every one
 /// of them stalls whatever the kernel's buffer sizes. The clock starts when
-/// the slots were all held, as the counters sampled every 10 ms show it
-/// ([`slots_held_since`]), not at a guessed settling time; the probe is
-/// sent once the answers have stopped for a while, which only decides when
+/// the slots were all held by stalled connections, as the counters and the
+/// slot holders' receive queues sampled every 10 ms show it
+/// ([`slots_held_since`]), not at a guessed settling time. The probe is sent
+/// once the answers have stopped for 500 ms, which only decides when
 /// to ask, not what the bound is measured from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
@@ -190,8 +219,6 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     // and the bytes each stuck reader must send, small.
     let ceiling = send_buffer_ceiling();
     let body = grow_metrics(&metrics, (ceiling / 64).max(64 * 1024));
-    let stop = CancellationToken::new();
-    let sampler = sample_counters(&metrics, stop.clone());
 
     let receive_buffer = small_receive_socket().recv_buffer_size().unwrap() as usize;
     // Answers enough to fill the send and receive buffers, plus some for
@@ -201,6 +228,11 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     for _ in 0..STUCK {
         stuck.push(stuck_reader(addr, requests).await);
     }
+    // The first MAX_CONNECTIONS (accepted in order) hold the slots.
+    let later = stuck.split_off(MAX_CONNECTIONS);
+    let (holders, writers): (Vec<_>, Vec<_>) = stuck.into_iter().unzip();
+    let stop = CancellationToken::new();
+    let sampler = sample_progress(&metrics, holders, stop.clone());
 
     // Wait for the answers to stop (500 ms without one), so the probe
     // queues behind the stuck readers; where it lands early the clock's
@@ -228,7 +260,7 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     let answered = Instant::now();
     assert_eq!(response.status, 200);
     stop.cancel();
-    let samples = sampler.await.unwrap();
+    let (samples, holders) = sampler.await.unwrap();
     let held_since = slots_held_since(&samples);
     let answers = samples
         .iter()
@@ -263,8 +295,7 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
     })
     .await;
     assert!(counted.is_ok(), "write timeouts were not counted");
-    let mut writers = Vec::new();
-    for (mut stream, writer) in stuck.into_iter().take(MAX_CONNECTIONS) {
+    for mut stream in holders {
         let mut received = 0usize;
         let mut chunk = vec![0u8; 64 * 1024];
         let closed = tokio::time::timeout(PATIENCE, async {
@@ -278,9 +309,8 @@ async fn stuck_readers_beyond_max_connections_cannot_starve_healthz() {
         .await;
         assert!(closed.is_ok(), "a stuck reader was never disconnected");
         assert!(received < requests * body, "a stuck reader got everything");
-        writers.push(writer);
     }
-    drop(writers);
+    drop((writers, later));
     server.shutdown().await.unwrap();
 }
 
