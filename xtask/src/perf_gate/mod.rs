@@ -9,7 +9,7 @@
 //! only proves the harness works (CI runs it): timings on shared machines
 //! are too noisy to gate on in CI.
 //!
-//! One module per job: [`bench`] runs the targets, [`parse`] reads their
+//! One module per job: [`bench`](mod@bench) runs the targets, [`parse`] reads their
 //! machine lines, [`gates`] holds the gate table and checks it, [`report`]
 //! and [`chart`] write the outputs.
 
