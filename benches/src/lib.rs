@@ -8,10 +8,13 @@
 //!   library a bench compares (ron-bus backends through
 //!   [`harness::backend_fanout`] and [`harness::backend_latency`], other
 //!   channels through [`harness::run_fanout`] and [`harness::run_latency`]).
+//! * [`rounds`]: the fan-out to subscriber tasks on a tokio runtime in
+//!   lossless rounds, with which the classic backend's micro-benches compare
+//!   it with raw `tokio::sync::broadcast`.
 //!
-//! The library needs only the bus contract, so a crate's own micro-benches
-//! can dev-depend on it without building the peers the cross-library benches
-//! compare against.
+//! The library needs only the bus contract and tokio, so a crate's own
+//! micro-benches can dev-depend on it without building the peers the
+//! cross-library benches compare against.
 //!
 //! ```
 //! use ron_benches::{median, percentile};
@@ -23,6 +26,7 @@
 //! ```
 
 pub mod harness;
+pub mod rounds;
 mod stats;
 
 pub use stats::{median, percentile};

@@ -19,13 +19,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-#[path = "support/mod.rs"]
-mod support;
-
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ron_benches::rounds::{Flavour, OnBus, fanout_rounds};
 use ron_bus::{BusBackend, autotune_capacity};
 use ron_bus_classic::ClassicBus;
-use support::{Flavour, fanout_rounds};
 use tokio::sync::broadcast;
 
 const BATCH: u64 = 64;
@@ -96,7 +93,7 @@ fn fanout(c: &mut Criterion) {
         raw_seen
             .iter()
             .for_each(|s| raw.spawn_subscriber(&runtime, Arc::clone(s)));
-        let classic = ClassicBus::<u64>::with_capacity(capacity).unwrap();
+        let classic = OnBus(ClassicBus::<u64>::with_capacity(capacity).unwrap());
         let classic_seen: Vec<_> = (0..subs).map(|_| Arc::new(AtomicU64::new(0))).collect();
         classic_seen
             .iter()

@@ -17,18 +17,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-#[path = "support/mod.rs"]
-mod support;
-
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use ron_benches::median;
+use ron_benches::rounds::{Flavour, OnBus, fanout_rounds};
 use ron_bus::{BusBackend, autotune_capacity};
 use ron_bus_classic::ClassicBus;
-use support::{Flavour, fanout_rounds};
 use tokio::sync::broadcast;
 
 /// Samples per case (odd, for a true median).
@@ -159,7 +156,7 @@ fn fanout_rows(rows: &mut Vec<Row>) {
         raw_seen
             .iter()
             .for_each(|s| raw.spawn_subscriber(&runtime, Arc::clone(s)));
-        let classic = ClassicBus::<u64>::with_capacity(capacity as usize).unwrap();
+        let classic = OnBus(ClassicBus::<u64>::with_capacity(capacity as usize).unwrap());
         let classic_seen: Vec<_> = (0..subs).map(|_| Arc::new(AtomicU64::new(0))).collect();
         classic_seen
             .iter()
