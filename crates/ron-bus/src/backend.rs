@@ -1,4 +1,5 @@
-//! The two traits every backend implements.
+//! The two traits every backend implements: the contract, and nothing of
+//! how a backend meets it (the blocking receive loop is in `recv_loop`).
 
 use std::fmt;
 use std::future::Future;
@@ -98,16 +99,6 @@ where
     fn capacity(&self) -> usize;
 }
 
-/// `blocking_recv` reads the clock once every this many polls.
-const BLOCKING_CLOCK_EVERY: u32 = 64;
-
-/// How long `blocking_recv` keeps polling before it parks its thread. A
-/// park and the publisher's unpark cost a futex round trip each, and waking
-/// a parked thread takes ~15 µs on a small VM (measured:
-/// `docs/PERFORMANCE.md`), so a message due within a few wake-ups' time is
-/// cheaper to wait for awake.
-const BLOCKING_SPIN_BUDGET: std::time::Duration = std::time::Duration::from_micros(50);
-
 /// The subscriber side of a bus.
 ///
 /// Dropping a receiver never affects other subscribers.
@@ -142,36 +133,14 @@ pub trait BusReceiver<T>: Send + fmt::Debug + 'static {
     /// When nothing is waiting, the thread first yields once, then polls
     /// (spinning) for up to 50 µs, and only then parks until a publish wakes
     /// it. A wait therefore costs up to 50 µs of CPU, and a message that
-    /// arrives within that window is seen within a poll (~0.2 µs p50 on a
-    /// 2-vCPU VM) instead of after a thread wake-up (~15 µs there).
+    /// arrives within that window is seen within a poll instead of after a
+    /// thread wake-up.
     ///
     /// # Errors
     ///
     /// As [`recv`](Self::recv).
     fn blocking_recv(&mut self) -> Result<T, RecvError> {
-        // The first empty poll yields: a subscriber that caught up hands the
-        // core to any thread that wants it (say, a lagging subscriber, which
-        // then reads a whole backlog in one go rather than everyone chasing
-        // the publisher one message at a time). After that it spins: a poll
-        // costs nanoseconds, and a yield in progress when the message lands
-        // would delay it by the syscall's length.
-        let mut deadline = None;
-        for round in 0u32.. {
-            match self.try_recv() {
-                Ok(msg) => return Ok(msg),
-                Err(TryRecvError::Lagged(lost)) => return Err(RecvError::Lagged(lost)),
-                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
-                Err(TryRecvError::Empty) if round == 0 => std::thread::yield_now(),
-                Err(TryRecvError::Empty) if round % BLOCKING_CLOCK_EVERY == 0 => {
-                    let now = std::time::Instant::now();
-                    if now >= *deadline.get_or_insert(now + BLOCKING_SPIN_BUDGET) {
-                        break;
-                    }
-                }
-                Err(TryRecvError::Empty) => std::hint::spin_loop(),
-            }
-        }
-        crate::block_on::block_on(self.recv())
+        crate::recv_loop::blocking_recv(self)
     }
 
     /// The interest mask this subscriber was created with.

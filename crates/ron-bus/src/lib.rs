@@ -157,10 +157,10 @@ mod block_on;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod recv_loop;
 pub mod reference;
 mod stats;
 mod tally;
-mod thread_slot;
 
 pub use autotune::{AUTOTUNE_WARN_ABOVE, autotune_capacity, autotune_warnings};
 pub use backend::{ALL_TOPICS, BusBackend, BusReceiver};

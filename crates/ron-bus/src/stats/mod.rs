@@ -18,7 +18,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::thread_slot::{self, SLOTS};
+mod thread_slot;
+
+use thread_slot::SLOTS;
 
 /// Upper bounds of the `bus_batch_len` histogram buckets (the last bucket,
 /// `+Inf`, is implicit).
@@ -295,7 +297,7 @@ mod tests {
 
     #[test]
     fn threads_beyond_the_slots_are_counted_in_the_overflow() {
-        let _many = crate::thread_slot::MANY_THREADS
+        let _many = thread_slot::MANY_THREADS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stats = Arc::new(BusStats::new());
