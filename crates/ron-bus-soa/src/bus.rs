@@ -4,7 +4,9 @@
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 
-use ron_bus::{ALL_TOPICS, BusBackend, BusError, BusStats, PublishTally, normalize_capacity};
+use ron_bus::{
+    ALL_TOPICS, BusBackend, BusError, BusStats, MaskTable, PublishTally, normalize_capacity,
+};
 
 use crate::receiver::SoaReceiver;
 use crate::ring::Ring;
@@ -24,7 +26,7 @@ pub struct SoaBus<T> {
     all: Arc<Ring<T>>,
     stats: std::sync::Arc<BusStats>,
     /// Counts publisher handles: the last one to drop closes the rings.
-    _publisher: Arc<PublisherToken<T>>,
+    _publisher: Arc<PublisherGuard<T>>,
 }
 
 pub(crate) struct Shared<T> {
@@ -34,8 +36,8 @@ pub(crate) struct Shared<T> {
     all: Arc<Ring<T>>,
     /// Rings of narrower masks, pruned of rings without receivers whenever
     /// a subscriber is added.
-    narrow: RwLock<Vec<(u64, Arc<Ring<T>>)>>,
-    /// The union of the narrow rings' masks, read by every publish without
+    narrow: RwLock<MaskTable<Arc<Ring<T>>>>,
+    /// `narrow`'s [`topics`](MaskTable::topics), read by every publish without
     /// the lock: a topic outside it skips the lock and the narrow rings.
     /// Relaxed: a subscribe ordered before a publish by the caller is seen
     /// by it; a concurrent one may go either way. It may still include the
@@ -45,9 +47,9 @@ pub(crate) struct Shared<T> {
 }
 
 /// Closes every ring when the last publisher handle drops.
-struct PublisherToken<T>(Arc<Shared<T>>);
+struct PublisherGuard<T>(Arc<Shared<T>>);
 
-impl<T> Drop for PublisherToken<T> {
+impl<T> Drop for PublisherGuard<T> {
     fn drop(&mut self) {
         // Every publish through any handle happened before this drop (the
         // handles' Arc counts synchronise), so closing now loses nothing.
@@ -85,13 +87,13 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// message is stored in a ring.
     fn route(
         &self,
-        narrow: &[(u64, Arc<Ring<T>>)],
+        narrow: &MaskTable<Arc<Ring<T>>>,
         topic: u64,
         msg: T,
         tally: &mut PublishTally<'_>,
     ) -> usize {
         let mut reached = 0;
-        for (_, ring) in narrow.iter().filter(|(mask, _)| mask & topic != 0) {
+        for ring in narrow.matching(topic) {
             reached += push_if_heard(ring, msg.clone(), tally);
         }
         reached + push_if_heard(&self.shared.all, msg, tally)
@@ -119,7 +121,7 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// its parked subscribers.
     #[inline(never)]
     fn publish_all(&self, receivers: usize, msg: T) -> usize {
-        let _sweep = Sweep::new(&self.all, &[], ALL_TOPICS);
+        let _sweep = Sweep::new(&self.all, None, ALL_TOPICS);
         // Counted first: `push` stores the message before it runs any
         // payload code (the replaced payload's `drop`, which may panic; I3).
         self.stats.record_publish(receivers);
@@ -138,7 +140,7 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
             return 0;
         }
         let narrow = crate::sync::read(&self.shared.narrow);
-        let _sweep = Sweep::new(&self.shared.all, &narrow, topic);
+        let _sweep = Sweep::new(&self.shared.all, Some(&narrow), topic);
         let reached = self.route(&narrow, topic, msg, &mut tally);
         tally.count(reached);
         reached
@@ -153,7 +155,7 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
         // One wake sweep for the batch, of the rings its topics reached;
         // also when a payload's `clone` or `drop` panics half-way, so a
         // subscriber never sleeps on a message it was sent.
-        let mut sweep = Sweep::new(&self.shared.all, &narrow, 0);
+        let mut sweep = Sweep::new(&self.shared.all, Some(&narrow), 0);
         // Records the messages published when dropped: also after a panic,
         // counting exactly those stored (or that reached nobody).
         let mut tally = PublishTally::batch(&self.shared.stats);
@@ -179,7 +181,8 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
             if filled == 0 {
                 break;
             }
-            total += self.flush::<N>(&narrow, &mut chunk[..filled], &topics[..filled], &mut tally);
+            total +=
+                self.push_chunk::<N>(&narrow, &mut chunk[..filled], &topics[..filled], &mut tally);
             // The payloads the writes replaced (and messages nobody heard)
             // drop here, once every claimed sequence is stamped: a `drop`
             // that panics finds the rings consistent (ring.rs, I3).
@@ -195,9 +198,9 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
     /// `clone` or replaced payload's `drop` may panic), and those that
     /// reached nobody at the end. Leaves in `msgs` what the full-mask
     /// ring's writes replaced, for the caller to drop.
-    fn flush<const N: usize>(
+    fn push_chunk<const N: usize>(
         &self,
-        narrow: &[(u64, Arc<Ring<T>>)],
+        narrow: &MaskTable<Arc<Ring<T>>>,
         msgs: &mut [Option<T>],
         topics: &[u64],
         tally: &mut PublishTally<'_>,
@@ -207,7 +210,7 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
         let mut reached = 0;
         // Bit k: message k reached someone.
         let mut heard = 0u64;
-        for (mask, ring) in narrow {
+        for (mask, ring) in narrow.iter() {
             let receivers = ring.receivers();
             if receivers == 0 {
                 continue;
@@ -254,14 +257,15 @@ impl<T: Clone + Send + Sync + 'static> SoaBus<T> {
 /// after some of them.
 struct Sweep<'a, T> {
     all: &'a Ring<T>,
-    narrow: &'a [(u64, Arc<Ring<T>>)],
+    /// `None`: a publish to the full-mask ring alone.
+    narrow: Option<&'a MaskTable<Arc<Ring<T>>>>,
     /// The topics written so far (0: none, nothing to wake).
     topics: u64,
 }
 
 impl<'a, T> Sweep<'a, T> {
     #[inline]
-    fn new(all: &'a Ring<T>, narrow: &'a [(u64, Arc<Ring<T>>)], topics: u64) -> Self {
+    fn new(all: &'a Ring<T>, narrow: Option<&'a MaskTable<Arc<Ring<T>>>>, topics: u64) -> Self {
         Self {
             all,
             narrow,
@@ -276,11 +280,7 @@ impl<T> Drop for Sweep<'_, T> {
         if self.topics == 0 {
             return;
         }
-        for (_, ring) in self
-            .narrow
-            .iter()
-            .filter(|(mask, _)| mask & self.topics != 0)
-        {
+        for ring in self.narrow.iter().flat_map(|n| n.matching(self.topics)) {
             ring.wake_parked();
         }
         self.all.wake_parked();
@@ -320,11 +320,11 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
             capacity,
             stats: std::sync::Arc::new(BusStats::new()),
             all: Arc::new(Ring::new(capacity)),
-            narrow: RwLock::new(Vec::new()),
+            narrow: RwLock::new(MaskTable::new()),
             narrow_topics: AtomicU64::new(0),
         });
         Ok(Self {
-            _publisher: Arc::new(PublisherToken(Arc::clone(&shared))),
+            _publisher: Arc::new(PublisherGuard(Arc::clone(&shared))),
             all: Arc::clone(&shared.all),
             stats: std::sync::Arc::clone(&shared.stats),
             shared,
@@ -368,26 +368,29 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for SoaBus<T> {
             return self.subscribe();
         }
         let mut narrow = crate::sync::write(&self.shared.narrow);
-        narrow.retain(|(_, ring)| ring.receivers() > 0);
-        let ring = match narrow.iter().find(|(m, _)| *m == mask) {
-            Some((_, ring)) => Arc::clone(ring),
-            None => {
-                let ring = Arc::new(Ring::new(self.shared.capacity));
-                narrow.push((mask, Arc::clone(&ring)));
-                ring
-            }
-        };
+        let ring = narrow.subscribe(
+            mask,
+            |ring| ring.receivers(),
+            || Arc::new(Ring::new(self.shared.capacity)),
+        );
         // Registered before the lock is released, so a concurrent subscribe
         // cannot prune the ring in between.
-        let receiver = SoaReceiver::new(ring, std::sync::Arc::clone(&self.shared.stats), mask);
-        let topics = narrow.iter().fold(0, |all, (mask, _)| all | mask);
-        self.shared.narrow_topics.store(topics, Relaxed);
+        let receiver = SoaReceiver::new(
+            Arc::clone(ring),
+            std::sync::Arc::clone(&self.shared.stats),
+            mask,
+        );
+        self.shared.narrow_topics.store(narrow.topics(), Relaxed);
         receiver
     }
 
     fn receiver_count(&self) -> usize {
         let narrow = crate::sync::read(&self.shared.narrow);
-        self.shared.all.receivers() + narrow.iter().map(|(_, r)| r.receivers()).sum::<usize>()
+        self.shared.all.receivers()
+            + narrow
+                .iter()
+                .map(|(_, ring)| ring.receivers())
+                .sum::<usize>()
     }
 
     fn stats(&self) -> &std::sync::Arc<BusStats> {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::task::{Context, Poll};
 
-use ron_bus::{BusReceiver, BusStats, RecvError, TryRecvError};
+use ron_bus::{BusReceiver, BusStats, RecvError, TryRecvError, WakeTally};
 
 use crate::ring::{Pin, Read, Ring, Ticket};
 use crate::sync::Arc;
@@ -22,10 +22,8 @@ pub struct SoaReceiver<T> {
     stats: std::sync::Arc<BusStats>,
     /// Whether the last poll parked (so the next delivery ended a park).
     parked: bool,
-    /// Deliveries that ended a park, not yet added to `stats`.
-    woken: u64,
-    /// Deliveries to an awake receiver, not yet added to `stats`.
-    suppressed: u64,
+    /// Deliveries since this receiver last went idle.
+    wakes: WakeTally,
 }
 
 impl<T: Clone> SoaReceiver<T> {
@@ -39,8 +37,7 @@ impl<T: Clone> SoaReceiver<T> {
             ticket: None,
             stats,
             parked: false,
-            woken: 0,
-            suppressed: 0,
+            wakes: WakeTally::new(),
         }
     }
 
@@ -48,15 +45,10 @@ impl<T: Clone> SoaReceiver<T> {
     fn take(&mut self) -> Read<T> {
         let read = self.ring.read(&mut self.cursor, &self.pin);
         match &read {
-            Read::Message(_) => {
-                if std::mem::take(&mut self.parked) {
-                    self.woken += 1;
-                } else {
-                    self.suppressed += 1;
-                }
-            }
+            Read::Message(_) => self.wakes.delivered(std::mem::take(&mut self.parked)),
             Read::Lagged(lost) => self.stats.record_lag(*lost),
-            Read::Empty | Read::Closed => self.flush(),
+            // Going idle: publish the local wake counts.
+            Read::Empty | Read::Closed => self.wakes.flush(&self.stats),
         }
         read
     }
@@ -74,15 +66,6 @@ impl<T: Clone> SoaReceiver<T> {
             None => Poll::Pending,
         }
     }
-
-    /// Adds the local wake counts to the bus stats; called when idle.
-    fn flush(&mut self) {
-        if self.woken + self.suppressed > 0 {
-            self.stats.record_notify(self.woken, self.suppressed);
-            self.woken = 0;
-            self.suppressed = 0;
-        }
-    }
 }
 
 fn ready<T>(read: Read<T>) -> Option<Result<T, RecvError>> {
@@ -96,9 +79,7 @@ fn ready<T>(read: Read<T>) -> Option<Result<T, RecvError>> {
 
 impl<T> Drop for SoaReceiver<T> {
     fn drop(&mut self) {
-        if self.woken + self.suppressed > 0 {
-            self.stats.record_notify(self.woken, self.suppressed);
-        }
+        self.wakes.flush(&self.stats);
         // Its waker goes with it (a quiet ring would keep it until the
         // next publish).
         self.ring.unpark(&mut self.ticket);

@@ -157,16 +157,20 @@ mod block_on;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod mask_table;
 mod recv_loop;
 pub mod reference;
 mod stats;
 mod tally;
+mod wake_tally;
 
 pub use autotune::{AUTOTUNE_WARN_ABOVE, autotune_capacity, autotune_warnings};
 pub use backend::{ALL_TOPICS, BusBackend, BusReceiver};
 pub use error::{BusError, RecvError, TryRecvError, normalize_capacity};
+pub use mask_table::MaskTable;
 pub use stats::{BATCH_LEN_BOUNDS, BusStats, BusStatsSnapshot};
 pub use tally::PublishTally;
+pub use wake_tally::WakeTally;
 
 /// The largest capacity a bus accepts (2^20 messages per subscriber).
 pub const MAX_CAPACITY: usize = 1 << 20;

@@ -61,6 +61,8 @@ struct Subscriber<T> {
     waker: Option<Waker>,
 }
 
+/// Closes the bus, waking every parked subscriber, when the last publisher
+/// handle drops.
 struct PublisherGuard<T>(Arc<Shared<T>>);
 
 impl<T> Drop for PublisherGuard<T> {
