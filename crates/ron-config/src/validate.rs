@@ -4,7 +4,9 @@ use std::fmt;
 
 use crate::model::Config;
 
-/// Largest bus capacity accepted (the bus's own limit).
+/// Largest bus capacity accepted: the bus's own limit, `ron_bus::MAX_CAPACITY`
+/// (ron-config does not depend on the bus; `ron-kernel` asserts at compile
+/// time that the two are equal).
 pub const MAX_BUS_CAPACITY: usize = 1 << 20;
 /// Largest `bus.expected_subscribers` accepted.
 pub const MAX_EXPECTED_SUBSCRIBERS: usize = 1 << 16;

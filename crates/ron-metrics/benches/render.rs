@@ -1,5 +1,5 @@
-//! What a scrape costs: rendering `/metrics` with every canonical series of
-//! SPEC section 5 present and populated, and one `/healthz` round trip over a
+//! What a scrape costs: rendering `/metrics` with every canonical series
+//! (`docs/METRICS.md`) present and populated, and one `/healthz` round trip over a
 //! kept-alive loopback connection to the real server.
 //!
 //! The `bus_*` and `config_*` series are registered the way their crates do it

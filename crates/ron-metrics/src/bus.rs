@@ -7,104 +7,121 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
-use ron_bus::{BusBackend, BusStats, autotune_warnings};
+use ron_bus::{AUTOTUNE_WARN_ABOVE, BusBackend, BusStats, autotune_warnings};
 
 use crate::{Metrics, MetricsError};
 
-/// (name, help, type) of every series the bus exports.
-const SERIES: [(&str, &str, MetricType); 9] = [
-    (
-        "bus_published_total",
-        "Messages published on the bus.",
-        MetricType::COUNTER,
-    ),
-    (
-        "bus_no_receivers_total",
-        "Publishes that reached no subscriber.",
-        MetricType::COUNTER,
-    ),
-    (
-        "bus_receiver_lag_total",
-        "Messages lost by slow subscribers.",
-        MetricType::COUNTER,
-    ),
-    (
-        "bus_batch_publish_total",
-        "publish_many calls.",
-        MetricType::COUNTER,
-    ),
-    (
-        "bus_batch_len",
-        "Messages per publish_many call.",
-        MetricType::HISTOGRAM,
-    ),
-    (
-        "bus_notify_sends_total",
-        "Wake-ups sent to parked subscribers.",
-        MetricType::COUNTER,
-    ),
-    (
-        "bus_notify_suppressed_total",
-        "Wake-ups skipped: subscriber already awake or notified.",
-        MetricType::COUNTER,
-    ),
-    (
-        "bus_cap_selected",
-        "Capacity of the bus (messages retained per subscriber).",
-        MetricType::GAUGE,
-    ),
-    (
-        "bus_autotune_warn_total",
-        "Capacities chosen above 256 by autotune.",
-        MetricType::COUNTER,
-    ),
-];
+/// The `bus_*` series, each by name: what a scrape exports, in this order.
+struct Series {
+    published: Desc,
+    no_receivers: Desc,
+    receiver_lag: Desc,
+    batch_publishes: Desc,
+    batch_len: Desc,
+    notify_sends: Desc,
+    notify_suppressed: Desc,
+    capacity: Desc,
+    autotune_warnings: Desc,
+}
+
+impl Series {
+    fn new() -> Result<Self, MetricsError> {
+        Ok(Self {
+            published: desc("bus_published_total", "Messages published on the bus.", &[])?,
+            no_receivers: desc(
+                "bus_no_receivers_total",
+                "Publishes that reached no subscriber.",
+                &[],
+            )?,
+            receiver_lag: desc(
+                "bus_receiver_lag_total",
+                "Messages lost by slow subscribers.",
+                &[],
+            )?,
+            batch_publishes: desc("bus_batch_publish_total", "publish_many calls.", &[])?,
+            batch_len: desc("bus_batch_len", "Messages per publish_many call.", &[])?,
+            notify_sends: desc(
+                "bus_notify_sends_total",
+                "Wake-ups sent to parked subscribers.",
+                &[],
+            )?,
+            notify_suppressed: desc(
+                "bus_notify_suppressed_total",
+                "Wake-ups skipped: subscriber already awake or notified.",
+                &[],
+            )?,
+            capacity: desc(
+                "bus_cap_selected",
+                "Capacity of the bus (messages retained per subscriber).",
+                &[],
+            )?,
+            autotune_warnings: desc(
+                "bus_autotune_warn_total",
+                &format!("Capacities chosen above {AUTOTUNE_WARN_ABOVE} by autotune."),
+                &["reason"],
+            )?,
+        })
+    }
+
+    fn all(&self) -> [&Desc; 9] {
+        [
+            &self.published,
+            &self.no_receivers,
+            &self.receiver_lag,
+            &self.batch_publishes,
+            &self.batch_len,
+            &self.notify_sends,
+            &self.notify_suppressed,
+            &self.capacity,
+            &self.autotune_warnings,
+        ]
+    }
+}
+
+fn desc(name: &str, help: &str, labels: &[&str]) -> Result<Desc, MetricsError> {
+    Desc::new(
+        name.to_owned(),
+        help.to_owned(),
+        labels.iter().map(|&label| label.to_owned()).collect(),
+        HashMap::new(),
+    )
+    .map_err(MetricsError::Register)
+}
 
 /// Reads a bus's [`BusStats`] into the `bus_*` series at each scrape.
 struct BusCollector {
     stats: Arc<BusStats>,
     capacity: usize,
-    descs: Vec<Desc>,
+    series: Series,
+    /// The `reason` label of `bus_autotune_warn_total`.
+    autotune_reason: String,
 }
 
 impl BusCollector {
     fn new(stats: Arc<BusStats>, capacity: usize) -> Result<Self, MetricsError> {
-        let descs = SERIES
-            .iter()
-            .map(|(name, help, _)| {
-                let labels = if *name == "bus_autotune_warn_total" {
-                    vec!["reason".to_owned()]
-                } else {
-                    Vec::new()
-                };
-                Desc::new(
-                    (*name).to_owned(),
-                    (*help).to_owned(),
-                    labels,
-                    HashMap::new(),
-                )
-            })
-            .collect::<Result<_, _>>()
-            .map_err(MetricsError::Register)?;
         Ok(Self {
             stats,
             capacity,
-            descs,
+            series: Series::new()?,
+            autotune_reason: format!("cap_gt_{AUTOTUNE_WARN_ABOVE}"),
         })
     }
 }
 
-fn family(index: usize, metric: Metric) -> MetricFamily {
-    let (name, help, kind) = SERIES[index];
+fn family(desc: &Desc, kind: MetricType, metric: Metric) -> MetricFamily {
     let mut family = MetricFamily::default();
-    family.set_name(name.to_owned());
-    family.set_help(help.to_owned());
+    family.set_name(desc.fq_name.clone());
+    family.set_help(desc.help.clone());
     family.set_field_type(kind);
     family.set_metric(vec![metric]);
     family
 }
 
-fn counter(value: u64) -> Metric {
+fn counter(desc: &Desc, value: u64) -> MetricFamily {
+    family(desc, MetricType::COUNTER, counter_metric(value))
+}
+
+fn counter_metric(value: u64) -> Metric {
     let mut counter = Counter::default();
     // Exact below 2^53 events.
     counter.set_value(value as f64);
@@ -115,11 +132,12 @@ fn counter(value: u64) -> Metric {
 
 impl Collector for BusCollector {
     fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
+        self.series.all().to_vec()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
         let s = self.stats.snapshot();
+        let series = &self.series;
         let mut histogram = Histogram::default();
         histogram.set_sample_count(s.batch_publishes);
         histogram.set_sample_sum(s.batch_len_sum as f64);
@@ -142,19 +160,19 @@ impl Collector for BusCollector {
         capacity.set_gauge(gauge);
         let mut reason = LabelPair::default();
         reason.set_name("reason".to_owned());
-        reason.set_value("cap_gt_256".to_owned());
-        let mut warnings = counter(autotune_warnings());
+        reason.set_value(self.autotune_reason.clone());
+        let mut warnings = counter_metric(autotune_warnings());
         warnings.set_label(vec![reason]);
         vec![
-            family(0, counter(s.published)),
-            family(1, counter(s.no_receivers)),
-            family(2, counter(s.receiver_lag)),
-            family(3, counter(s.batch_publishes)),
-            family(4, batch_len),
-            family(5, counter(s.notify_sends)),
-            family(6, counter(s.notify_suppressed)),
-            family(7, capacity),
-            family(8, warnings),
+            counter(&series.published, s.published),
+            counter(&series.no_receivers, s.no_receivers),
+            counter(&series.receiver_lag, s.receiver_lag),
+            counter(&series.batch_publishes, s.batch_publishes),
+            family(&series.batch_len, MetricType::HISTOGRAM, batch_len),
+            counter(&series.notify_sends, s.notify_sends),
+            counter(&series.notify_suppressed, s.notify_suppressed),
+            family(&series.capacity, MetricType::GAUGE, capacity),
+            family(&series.autotune_warnings, MetricType::COUNTER, warnings),
         ]
     }
 }
@@ -229,6 +247,9 @@ mod tests {
             "bus_batch_len_count 1",
             "bus_cap_selected 4",
             "bus_autotune_warn_total{reason=\"cap_gt_256\"}",
+            "# HELP bus_autotune_warn_total Capacities chosen above 256 by autotune.",
+            "# TYPE bus_batch_len histogram",
+            "# TYPE bus_cap_selected gauge",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
