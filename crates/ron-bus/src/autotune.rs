@@ -17,7 +17,7 @@ static WARNINGS: AtomicU64 = AtomicU64::new(0);
 /// `override_cap`.
 ///
 /// Without an override: up to 4 subscribers get 64 slots, up to 16 get 128,
-/// more get 256 (the plateaus measured in the design notes). An override is
+/// more get 256 (measured plateaus). An override is
 /// clamped to `1..=MAX_CAPACITY` and rounded up to a power of two; a result
 /// above [`AUTOTUNE_WARN_ABOVE`] increments [`autotune_warnings`] and logs a
 /// warning. Costs a few nanoseconds; call it once per bus.

@@ -13,6 +13,11 @@ use ron_metrics::Metrics;
 
 use crate::{Bus, KernelEvent};
 
+// A `bus.capacity` that validates must build a bus: ron-config's limit is
+// the bus's own. ron-config does not depend on the bus (it sits beside it,
+// not above it), so the kernel, which depends on both, ties the two here.
+const _: () = assert!(ron_config::MAX_BUS_CAPACITY == ron_bus::MAX_CAPACITY);
+
 /// Turns reloads into what the rest of the kernel sees:
 ///
 /// | event | bus | metrics | health |

@@ -4,7 +4,7 @@
 //! explicit `pub use`; everything else lives in a module named for what it is:
 //!
 //! * [`bus`]: the kernel's broadcast bus of [`KernelEvent`]s (contract in
-//!   `ron-bus`, default backend `ron-bus-classic`);
+//!   `ron-bus`, default backend `ron-bus-soa`);
 //! * [`config`]: typed, hot-reloaded [`Config`] (from `ron-config`) and the
 //!   [`KernelConfigListener`](config::KernelConfigListener) that publishes
 //!   `ConfigUpdated`, sets the amnesia gauge and counts reloads;
