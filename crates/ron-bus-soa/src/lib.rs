@@ -2,32 +2,24 @@
 //! ron-kernel bus: [`SoaBus`] implements `ron_bus::BusBackend` and passes
 //! the same conformance kit as every backend.
 //!
-//! - **Publishing** claims a sequence number with one `fetch_add` on the
-//!   ring's tail, writes the payload in place (no allocation per message)
-//!   and stamps its slot. Any number of publishers. Payload cells are twice
-//!   the capacity, so a publish overwrites a message already outside the
-//!   retained window; once per `capacity` publishes it raises the ring's
-//!   floor and waits only for a reader in the middle of cloning a message
-//!   below it.
-//! - **Subscribers** each own a cursor and a pin. Reading stores to the
-//!   pin (the subscriber's own cache line) and loads the stamp: readers
-//!   write no shared memory, so they never contend with each other or with
-//!   publishers. A subscriber that was lapped learns from the slot's stamp
-//!   exactly how many messages it lost (`Lagged(n)`) and continues at the
-//!   oldest retained one. No limit on their number.
-//! - **Wake-ups** are edge-triggered and coalesced: only parked subscribers
-//!   are woken, once per publish (or per `publish_many` batch); a publish
-//!   with nobody parked costs one fence and one load. A dropped receiver
-//!   takes its waker out of the parked list.
-//! - **Panicking payloads**: a publisher runs no payload code between
-//!   claiming sequence numbers and stamping them (clones before, drops of
-//!   replaced payloads after), so a `clone` or `drop` that panics
-//!   propagates and leaves the ring consistent and usable.
-//! - **Batches** claim a chunk per ring at once: 64 messages, fewer for
-//!   payloads over 128 bytes, so a batch's stack use stays within ~16 KiB
-//!   or two payloads.
-//! - **Interest masks**: one ring per distinct mask (full-mask subscribers
-//!   share one), so a subscriber's capacity and lag count only its traffic.
+//! In short: a publish claims a sequence number with one `fetch_add`,
+//! writes the payload in place (no allocation per message) and stamps its
+//! slot; any number of publishers. Each subscriber owns a cursor and a pin:
+//! a read stores only to the subscriber's own cache line, so readers never
+//! contend with each other or slow publishers, and a lapped subscriber
+//! learns from the stamp exactly how many messages it lost (`Lagged(n)`).
+//! Payload cells are twice the capacity, and a floor raised about once per
+//! `capacity` publishes keeps publishers off cells being cloned. Wake-ups
+//! are coalesced: a publish with nobody parked costs one fence and one load.
+//! No payload code runs between a claim and its stamp, so a panicking
+//! `clone` or `drop` leaves the ring usable. Batches claim a chunk per ring
+//! at once, with stack use bounded by the payload's size; one ring per
+//! distinct interest mask keeps each subscriber's lag exact. No limit on
+//! subscribers.
+//!
+//! The protocol (the fields, who writes and who reads each, the invariants
+//! I1-I3 and how loom checks them) is documented once, on the ring itself:
+//! `src/ring.rs` (`cargo doc -p ron-bus-soa --document-private-items`).
 //!
 //! `unsafe` lives in the `ring` module only; under `RUSTFLAGS="--cfg loom"`
 //! the same code runs on loom's primitives (`tests/loom_*.rs`).

@@ -1,66 +1,138 @@
 //! The ring: a bounded, lossy, multi-publisher broadcast ring laid out as
-//! structure-of-arrays. The only module of the crate that uses `unsafe`.
+//! structure-of-arrays. The only module of the crate that uses `unsafe`,
+//! and the one home of the ring's protocol: the crate docs, its README,
+//! `docs/BUS.md` and `docs/ARCHITECTURE.md` summarise what is written here.
+//! What the ring is for (one ring per interest mask, batches in chunks, the
+//! wake sweep per publish) is the bus's (`bus.rs`); what every backend owes
+//! its callers is the contract in `ron-bus`.
 //!
-//! # Layout
+//! # Layout: who writes, who reads
 //!
-//! - `stamps[capacity]`, indexed by `seq & mask`: `seq + 1` of the newest
-//!   message published in that slot (0: none yet). Readers only load them.
-//! - `cells[2 * capacity]`, indexed by `seq & cell_mask`: the payloads.
-//!   Twice as many cells as slots, so publishing `seq` overwrites the
-//!   payload of `seq - 2 * capacity`, a message no reader may still be
-//!   handed (it is already outside the retained window of `capacity`).
-//! - `tail` (the next sequence number to claim) on its own cache line,
-//!   `floor`, the subscribers' pins and the parked-subscriber list.
+//! Per ring, two arrays and a few words; the words written on the hot path
+//! each sit on their own cache line (see the fields of [`Ring`]).
 //!
-//! # Protocol and invariants
+//! | field | holds | written by | read by |
+//! |---|---|---|---|
+//! | `stamps[capacity]`, index `seq & mask` | `seq + 1` of the newest message written in the slot (0: none yet) | the publisher of that message (Release) | readers (Acquire), the publisher of the slot's next lap |
+//! | `cells[2 * capacity]`, index `seq & cell_mask` | the payloads | the publisher of that message | pinned readers (clone) |
+//! | `tail` | the next sequence number to claim | publishers (`fetch_add`) | readers computing their lag, publishers raising the floor, new subscribers (their start) |
+//! | `floor.claimed` | readers pinned below it back off | publishers, about once per `capacity` publishes | readers, after pinning |
+//! | `floor.safe` | payloads of sequences below it may be overwritten | publishers, after scanning the pins | publishers, before overwriting |
+//! | one pin per subscriber | the sequence it is cloning, or `UNPINNED` | that subscriber only, on its own cache line | publishers raising the floor |
+//! | `parked` (list and count) | the wakers of parked subscribers | parking and leaving subscribers, the wake sweep | every publish (the count, no lock) |
 //!
-//! - **Claim**: a publisher takes `seq = tail.fetch_add(1)`; each sequence
-//!   number is claimed exactly once, and written.
-//!   **I3**: from a claim to the stamp of the last sequence it claimed, a
-//!   publisher runs none of the payload's code. Messages are cloned before
-//!   the claim (one copy per ring), and the payloads the writes replace are
-//!   handed back and dropped after the stamps (by `push` after its write,
-//!   by `push_all`'s caller after the chunk). So a `clone` or `drop` that
-//!   panics propagates with every claimed sequence written: no publisher
-//!   waits forever on a stamp, and each payload has exactly one owner (a
-//!   cell or the caller's buffer), so none is dropped twice or leaked. A
-//!   reader whose `clone` panics unpins on the way out (a drop guard), so
-//!   it never holds the floor back, and has already moved its cursor past
-//!   the message: the receive that panicked consumed it, so a payload whose
-//!   `clone` always panics cannot stop a subscriber.
+//! Twice as many cells as slots: publishing `seq` overwrites the payload of
+//! `seq - 2 * capacity`, a message no reader may still be handed (it is
+//! already outside the retained window of `capacity`). The price: a ring
+//! keeps up to `2 * capacity` payloads alive.
+//!
+//! # Invariants
+//!
+//! - **I1** cell `j` is initialised once sequence `j`, its first, has been
+//!   written (at rest, every claim written: iff `j < tail`), and then holds the
+//!   newest written `s` with `s & cell_mask == j`.
+//! - **I2** a cell is only read (cloned) while its reader is pinned at a
+//!   sequence `>= floor.claimed` (checked after the pin), and only written
+//!   for a sequence whose old payload is below `floor.safe`: no torn read, no
+//!   use after free, whatever `T` is.
+//! - **I3** from a claim to the stamp of the last sequence it claimed, a
+//!   publisher runs none of the payload's code.
+//!
+//! # Protocol
+//!
+//! - **Claim**: a publisher takes `seq = tail.fetch_add(1)` (a batch chunk
+//!   claims its `n` sequences with one `fetch_add(n)` and frees their cells
+//!   at once, [`Ring::push_all`]); each sequence number is claimed exactly
+//!   once, and written. For I3, messages are cloned before the claim (one
+//!   copy per ring), and the payloads the writes replace are handed back and
+//!   dropped after the stamps (by `push` after its write, by `push_all`'s
+//!   caller after the chunk). So a `clone` or `drop` that panics propagates
+//!   with every claimed sequence written: no publisher waits forever on a
+//!   stamp, and each payload has exactly one owner (a cell or the caller's
+//!   buffer), so none is dropped twice or leaked; the bus's wake sweep still
+//!   runs (it is a drop guard in `bus.rs`). A reader whose `clone` panics
+//!   unpins on the way out (a drop guard), so it never holds the floor back,
+//!   and has already moved its cursor past the message: the receive that
+//!   panicked consumed it, so a payload whose `clone` always panics costs
+//!   each subscriber one panic, never a stuck subscriber.
 //! - **Order per slot**: the publisher of `seq` waits until its slot's stamp
 //!   is that of `seq - capacity` (0 for the first lap), then writes the cell
-//!   and stores the stamp `seq + 1`. So stamps only grow, and by induction
-//!   the cell's previous payload, `seq - 2 * capacity`, was written before.
-//!   **I1**: cell `j` is initialised once sequence `j`, its first, has been
-//!   written, and then holds the newest written `s` with `s & cell_mask ==
-//!   j`.
+//!   and stores the stamp `seq + 1` (Release). So stamps only grow, and by
+//!   induction the cell's previous payload, `seq - 2 * capacity`, was
+//!   written before (I1). This waits only for another publisher, never for
+//!   a reader.
 //! - **Read**: a subscriber at cursor `c` loads the stamp of slot
-//!   `c & mask`. Equal to `c + 1`: it *pins* `c` (stores `c` to its own pin,
-//!   then a SeqCst fence), checks `c >= floor.claimed`, clones cell
-//!   `c & cell_mask` and unpins. Greater: it was lapped: it jumps to the
-//!   oldest retained sequence, `tail - capacity`, and reports exactly how
-//!   many it skipped. Smaller: not written yet.
+//!   `c & mask` (Acquire). Equal to `c + 1`: it *pins* `c` (stores `c` to
+//!   its own pin, then a SeqCst fence), checks `c >= floor.claimed`, clones
+//!   cell `c & cell_mask` and unpins. Greater, or the floor has passed `c`:
+//!   it was lapped: it jumps to the oldest retained sequence,
+//!   `tail - capacity`, and reports exactly how many it skipped
+//!   (`Lagged(new - c)`). Smaller: not written yet (or, once `closed` is
+//!   set and `c` has reached `tail`, never will be).
 //! - **Floor**: before overwriting the payload of `old = seq - 2 * capacity`,
 //!   a publisher makes sure `floor.safe > old`. If not, it raises
-//!   `floor.claimed` to `tail - capacity` (so this happens about once per
-//!   `capacity` publishes), fences, and raises `floor.safe` to the lower of
-//!   that and the lowest pin, waiting only while a reader is pinned on
-//!   `old` itself. **I2**: a cell is only read while its
-//!   reader is pinned at a sequence `>= floor.claimed` (checked after the
-//!   pin), and only written for a sequence whose old payload is below
-//!   `floor.safe`. The two fences make one side see the other (Dekker): a
-//!   pin the scan missed sees the raised claim and backs off, so no writer
-//!   touches a cell while it is being cloned. Sequences below
-//!   `floor.claimed` are outside the retained window, so backing off is a
-//!   lag, never a lost retained message.
-//! - **Wake**: after writing, a publisher issues a SeqCst fence and reads
-//!   the parked count; a parking subscriber registers, fences, and reads the
-//!   stamp again (Dekker), so one of them always sees the other.
+//!   `floor.claimed` to `tail - capacity` (everything below is outside the
+//!   retained window, so this covers the next `capacity` publishes), fences,
+//!   and raises `floor.safe` to the lower of that and the lowest pin,
+//!   waiting only while a reader is pinned on `old` itself: a reader
+//!   preempted in the middle of a `clone` holds back that one cell, not the
+//!   ring. The pins are scanned under a mutex that only subscribe,
+//!   unsubscribe and this scan take: about once per `capacity` publishes,
+//!   O(subscribers). The two fences make one side see the other (Dekker, a
+//!   store-buffering pair): a pin the scan missed sees the raised claim and
+//!   backs off, so no writer touches a cell while it is being cloned (I2).
+//!   Sequences below `floor.claimed` are outside the retained window, so
+//!   backing off is a lag, never a lost retained message.
+//! - **Wake**: a parking subscriber puts its waker in the parked list (a
+//!   vector under a mutex; its [`Ticket`] names the sweep it joined, so a
+//!   repeat park replaces its waker instead of adding one, and a leaving
+//!   subscriber takes its waker out and leaves its index for the next to
+//!   park), stores the number parked in an atomic count, fences (SeqCst)
+//!   and reads the stamp again. After writing, a publisher fences and reads
+//!   the count: if non-zero it takes the whole list and wakes each waker
+//!   once. Dekker again, so one of them always sees the other and no
+//!   wake-up is lost; nobody parked costs a publish one fence and one load.
 //!
 //! A read costs loads, two stores (pin, unpin) to the reader's own cache
 //! line and one fence, and writes no line another reader or a publisher
-//! writes.
+//! writes: readers do not contend with each other, and publishers never
+//! wait for them except for a reader in the middle of a `clone` of the very
+//! payload being replaced.
+//!
+//! # How it is checked
+//!
+//! The ring's synchronisation is the claim (`fetch_add`), the per-slot
+//! stamp order, the Release/Acquire stamp, the fence-paired pins and floor,
+//! and the fence-paired parked count. Under `RUSTFLAGS="--cfg loom"` the
+//! same code runs on loom's atomics, mutexes, `UnsafeCell` (which flags any
+//! concurrent payload access as a data race) and fences (`sync.rs` is the
+//! shim). `tests/loom_ring.rs` explores every interleaving (preemption
+//! bound 3) of: one publisher and one subscriber across a wrap-around; two
+//! publishers racing for slots and for one slot; a reader lapped while
+//! reading, and two publishers reusing cells while a reader reads (a
+//! payload whose halves must agree detects a torn read, loom's `UnsafeCell`
+//! a concurrent clone and overwrite); close while a reader is parked; a
+//! publish and a close each waking a parked reader; a receiver leaving the
+//! parked list while another parks and a publish sweeps. `cargo xtask ci`
+//! runs the lane.
+//!
+//! The models were checked by injecting faults: a leaving receiver that
+//! zeroes the parked count makes loom report the other reader's lost
+//! wake-up as a deadlock; dropping the reader's fence, or the publisher's
+//! wait for pins, fails both cell models. Each model's reading loop yields
+//! to loom's scheduler between polls: without a switch point there, loom
+//! ran the polls before the publisher thread and explored a single
+//! schedule (two models were vacuous that way until the injections showed
+//! it). Loom found a lost wake-up in an earlier parking design (an atomic
+//! "registered" flag next to the list); the current design keeps that
+//! state under the list's mutex.
+//!
+//! AddressSanitizer runs the ring's tests clean (payload lifetimes and the
+//! conformance kit's panicking-payload case included):
+//! `RUSTFLAGS="-Zsanitizer=address" cargo +nightly test -p ron-bus-soa
+//! --target x86_64-unknown-linux-gnu --test conformance --test
+//! payload_lifetimes`. Miri is not available on the project machine's
+//! nightly.
 
 #![allow(unsafe_code)]
 
@@ -110,19 +182,43 @@ struct Floor {
 
 /// A bounded broadcast ring (see the module docs for the protocol).
 pub(crate) struct Ring<T> {
+    /// `capacity - 1`: a sequence's slot in `stamps`. Immutable.
     mask: u64,
+    /// `2 * capacity - 1`: a sequence's cell in `cells`. Immutable.
     cell_mask: u64,
+    /// Messages retained per subscriber, a power of two. Immutable.
     capacity: u64,
+    /// The next sequence number to claim. Written by publishers only
+    /// (`fetch_add`, AcqRel); read (Acquire) by lapped readers, by
+    /// publishers raising the floor and by new subscribers. Its own cache
+    /// line: every publish writes it.
     tail: Padded<AtomicU64>,
+    /// Per slot, `seq + 1` of the newest message written there (0: none).
+    /// Written (Release) by the publisher of that message only, after its
+    /// cell; read (Acquire) by readers and by the publisher of the slot's
+    /// next lap, who waits for it. Only grows.
     stamps: Box<[AtomicU64]>,
+    /// The payloads, twice as many as slots. Written by the publisher of
+    /// the sequence (its cell is freed by the floor, I2); cloned by readers
+    /// pinned on it. Initialised as I1 says.
     cells: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// Raised by publishers (about once per `capacity` publishes); read by
+    /// readers after pinning (`claimed`) and by publishers before
+    /// overwriting (`safe`). Its own cache line, away from `tail`.
     floor: Padded<Floor>,
-    /// Every subscriber's pin, scanned when the floor is raised.
+    /// Every subscriber's pin (each written by its subscriber only),
+    /// scanned by the publisher raising the floor. The mutex is taken only
+    /// by subscribe, unsubscribe and that scan.
     pins: Mutex<Vec<Arc<Padded<AtomicU64>>>>,
-    /// Set once, after the last publish (every publisher handle is gone).
+    /// Set once, after the last publish (every publisher handle is gone);
+    /// read by readers that find nothing at their cursor.
     closed: AtomicBool,
-    /// Subscribers reading this ring.
+    /// Subscribers reading this ring: written on subscribe and unsubscribe,
+    /// read by publishers (a ring nobody reads is skipped).
     receivers: AtomicUsize,
+    /// The parked subscribers' wakers and their count. The list is written
+    /// under its mutex by parking and leaving subscribers and by the wake
+    /// sweep; the count is read without the lock by every publish.
     parked: Padded<Parked>,
 }
 
