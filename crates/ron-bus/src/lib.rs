@@ -5,7 +5,10 @@
 //! a plain [`reference`](mod@reference) backend, and (feature `conformance`) the test kit
 //! every backend must pass. Backends live in sibling crates:
 //! `ron-bus-classic` (over `tokio::sync::broadcast`) and `ron-bus-soa` (a
-//! lock-free structure-of-arrays ring).
+//! lock-free structure-of-arrays ring). What they build on lives here
+//! once, for backend authors: [`PublishTally`] (a publish's stats, exact
+//! across a panicking payload), [`MaskTable`] (one channel per narrower
+//! interest mask) and [`WakeTally`] (a receiver's wake-up counts).
 //!
 //! # Publishing
 //!
