@@ -7,9 +7,9 @@
 //!
 //! Each test is a generic function here, instantiated as a `#[test]` by
 //! [`conformance_tests!`](crate::conformance_tests). They cover the contract
-//! (the [crate docs](crate), `docs/BUS.md`): publish results and the no-receiver count, exact per-subscriber
-//! accounting under lag (fixed cases and a property test against a
-//! `VecDeque` model), `Lagged(n)` then the oldest retained message, late
+//! (the [crate docs](crate), `docs/BUS.md`): publish results and the
+//! no-receiver count, exact per-subscriber accounting under lag (fixed cases
+//! and a property test against a `VecDeque` model), `Lagged(n)` then the oldest retained message, late
 //! subscribers, closing with drain, receiver drops, `publish_many`, interest
 //! masks (batches included), coalesced wake-ups, wakers of dropped receivers,
 //! `blocking_recv` and a multi-thread stress test.
