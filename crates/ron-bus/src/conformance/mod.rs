@@ -9,10 +9,11 @@
 //! [`conformance_tests!`](crate::conformance_tests). They cover the contract
 //! (the [crate docs](crate), `docs/BUS.md`): publish results and the
 //! no-receiver count, exact per-subscriber accounting under lag (fixed cases
-//! and a property test against a `VecDeque` model), `Lagged(n)` then the oldest retained message, late
-//! subscribers, closing with drain, receiver drops, `publish_many`, interest
-//! masks (batches included), coalesced wake-ups, wakers of dropped receivers,
-//! `blocking_recv` and a multi-thread stress test.
+//! and a property test against a `VecDeque` model), `Lagged(n)` then the
+//! oldest retained message, late subscribers, closing with drain, receiver
+//! drops, `publish_many`, interest masks (batches included), coalesced
+//! wake-ups, wakers of dropped receivers, `blocking_recv` and a multi-thread
+//! stress test.
 //! [`conformance_payload_tests!`](crate::conformance_payload_tests) adds the
 //! cases about payload types: a `clone` or `drop` that panics (the bus
 //! stays usable, a receive whose `clone` panics consumes that message, and
