@@ -1,6 +1,8 @@
-//! The no-receiver fast path: a publish with no live receiver skips tokio's
+//! The publish fast paths: a publish with no live receiver skips tokio's
 //! channel entirely, so the count that gates it must follow every subscribe
-//! and every drop, of every interest mask.
+//! and every drop, of every interest mask; a topic outside the union of the
+//! narrower masks skips their lock, so the union must follow every
+//! subscribe.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -36,4 +38,30 @@ fn receivers_coming_and_going_switch_the_fast_path_both_ways() {
     assert_eq!(stats.published, 11);
     // 1, 3, 4, 5, 6, 8 and 11 found nobody.
     assert_eq!(stats.no_receivers, 7);
+}
+
+/// The mask-union fast path: a topic outside every narrower mask goes to
+/// the full-mask channel alone, without the lock; the union follows
+/// subscribes (and prunes) of narrower masks.
+#[test]
+fn topics_outside_every_narrow_mask_reach_only_full_mask_subscribers() {
+    let bus = ClassicBus::<u32>::with_capacity(8).unwrap();
+    let mut all = bus.subscribe();
+    let mut narrow = bus.subscribe_with_interest(0b10);
+    assert_eq!(bus.publish_topic(0b01, 1), 1);
+    assert_eq!(bus.publish_topic(0b11, 2), 2);
+    assert_eq!(bus.publish(3), 2);
+    assert_eq!(bus.publish_topic(0, 4), 0);
+    assert_eq!(narrow.try_recv().unwrap(), 2);
+    assert_eq!(narrow.try_recv().unwrap(), 3);
+    assert!(narrow.try_recv().is_err());
+
+    // The 0b10 channel loses its receiver; the next subscribe prunes it.
+    drop(narrow);
+    let mut other = bus.subscribe_with_interest(0b100);
+    assert_eq!(bus.publish_topic(0b10, 5), 1);
+    assert_eq!(bus.publish_topic(0b100, 6), 2);
+    assert_eq!(other.try_recv().unwrap(), 6);
+    let got: Vec<u32> = std::iter::from_fn(|| all.try_recv().ok()).collect();
+    assert_eq!(got, [1, 2, 3, 5, 6]);
 }

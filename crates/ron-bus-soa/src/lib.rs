@@ -21,6 +21,14 @@
 //! I1-I3 and how loom checks them) is documented once, on the ring itself:
 //! `src/ring.rs` (`cargo doc -p ron-bus-soa --document-private-items`).
 //!
+//! The layout mirrors `ron-bus-classic`'s: `bus.rs` holds the publisher
+//! handle (`route` writes a message to the rings its topic matches,
+//! `publish_with` is the inlined common publish, `publish_routed` the out
+//! of line one that takes the lock), `receiver.rs` the subscriber side;
+//! `ring.rs` and `sync.rs` are SoA's own. The mask table and the wake
+//! accounting are `ron_bus::MaskTable` and `ron_bus::WakeTally`, shared
+//! with classic.
+//!
 //! `unsafe` lives in the `ring` module only; under `RUSTFLAGS="--cfg loom"`
 //! the same code runs on loom's primitives (`tests/loom_*.rs`).
 //!
