@@ -14,7 +14,7 @@ use std::task::{Poll, Waker};
 
 use crate::{
     ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, PublishTally, RecvError, TryRecvError,
-    normalize_capacity,
+    WakeTally, normalize_capacity,
 };
 
 /// A bus that keeps one bounded queue per subscriber behind a mutex.
@@ -90,29 +90,32 @@ impl<T> Shared<T> {
 /// after the lock is released, also when a payload's `clone` or `drop`
 /// panicked half-way (a subscriber that got a message is always woken).
 #[derive(Default)]
-struct Wakeups(Vec<Waker>);
+struct Wakeups {
+    wakers: Vec<Waker>,
+    /// Each delivery: to a parked subscriber (its waker taken) or not.
+    tally: WakeTally,
+}
 
 impl Drop for Wakeups {
     fn drop(&mut self) {
-        self.0.drain(..).for_each(Waker::wake);
+        self.wakers.drain(..).for_each(Waker::wake);
     }
 }
 
 impl<T: Clone> ReferenceBus<T> {
-    /// Delivers one message under the lock; returns (receivers, wake-ups
-    /// suppressed) and leaves the wakers to wake in `wakers`. `tally` learns
-    /// once the message is stored for a subscriber: a panic after that
-    /// counts it as published.
+    /// Delivers one message under the lock; returns the receivers and
+    /// leaves the wakers to wake, and the wake-ups sent and suppressed, in
+    /// `wakeups`. `tally` learns once the message is stored for a
+    /// subscriber: a panic after that counts it as published.
     fn deliver(
         &self,
         state: &mut State<T>,
         topic: u64,
         msg: &T,
-        wakers: &mut Wakeups,
+        wakeups: &mut Wakeups,
         tally: &mut PublishTally<'_>,
-    ) -> (usize, u64) {
+    ) -> usize {
         let mut receivers = 0;
-        let mut suppressed = 0;
         for sub in state.subscribers.iter_mut().filter(|s| s.mask & topic != 0) {
             receivers += 1;
             // Stored before the oldest goes: the `drop` below (which may
@@ -124,12 +127,11 @@ impl<T: Clone> ReferenceBus<T> {
                 sub.lost += 1;
                 sub.queue.pop_front();
             }
-            match sub.waker.take() {
-                Some(waker) => wakers.0.push(waker),
-                None => suppressed += 1,
-            }
+            let waker = sub.waker.take();
+            wakeups.tally.delivered(waker.is_some());
+            wakeups.wakers.extend(waker);
         }
-        (receivers, suppressed)
+        receivers
     }
 }
 
@@ -174,44 +176,38 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
     }
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
-        let mut wakers = Wakeups::default();
+        let mut wakeups = Wakeups::default();
         let mut tally = PublishTally::single(&self.shared.stats);
-        let (receivers, suppressed) = self.deliver(
+        let receivers = self.deliver(
             &mut self.shared.lock(),
             topic,
             &msg,
-            &mut wakers,
+            &mut wakeups,
             &mut tally,
         );
         tally.count(receivers);
         drop(tally);
-        self.shared
-            .stats
-            .record_notify(wakers.0.len() as u64, suppressed);
+        wakeups.tally.flush(&self.shared.stats);
         receivers
     }
 
     fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
-        let mut wakers = Wakeups::default();
+        let mut wakeups = Wakeups::default();
         // Records the messages published, also if a payload panics.
         let mut tally = PublishTally::batch(&self.shared.stats);
-        let (mut total, mut suppressed) = (0, 0);
+        let mut total = 0;
         {
             let mut state = self.shared.lock();
             for (topic, msg) in batch {
-                let (receivers, skipped) =
-                    self.deliver(&mut state, topic, &msg, &mut wakers, &mut tally);
+                let receivers = self.deliver(&mut state, topic, &msg, &mut wakeups, &mut tally);
                 tally.count(receivers);
                 total += receivers;
-                suppressed += skipped;
             }
         }
         drop(tally);
         // One sweep for the whole batch, after every message is in place
-        // (when `wakers` drops, after the lock).
-        self.shared
-            .stats
-            .record_notify(wakers.0.len() as u64, suppressed);
+        // (when `wakeups` drops, after the lock).
+        wakeups.tally.flush(&self.shared.stats);
         total
     }
 

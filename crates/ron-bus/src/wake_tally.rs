@@ -1,17 +1,20 @@
-//! [`WakeTally`]: a receiver's wake-up counts, kept locally and added to
-//! [`BusStats`] only when the receiver goes idle.
+//! [`WakeTally`]: wake-up counts kept locally (by a receiver, or by one
+//! publish) and added to [`BusStats`] at once.
 
 use crate::BusStats;
 
-/// One receiver's deliveries since it last went idle, split into those that
-/// ended a park (a wake-up sent) and those to a receiver that was awake (a
-/// wake-up suppressed): the `notify_sends` and `notify_suppressed` stats
-/// of a backend whose receivers, not its publishers, see which is which.
+/// Deliveries not yet added to the stats, split into those that ended a
+/// park (a wake-up sent) and those to a subscriber that was awake or
+/// already notified (a wake-up suppressed): the `notify_sends` and
+/// `notify_suppressed` stats.
 ///
-/// For backend authors. Counting is two register bumps on the receiver's
-/// own state; [`flush`](Self::flush) adds the counts to the stats when the
-/// receiver goes idle (parks, finds nothing to read, closes or drops), so
-/// receiving makes no shared write per message.
+/// For backend authors. Counting is a register bump on the counter's own
+/// state; [`flush`](Self::flush) adds the counts to the stats. A backend
+/// whose receivers see which is which (a tokio receiver, a ring reader)
+/// keeps one per receiver and flushes it when the receiver goes idle
+/// (parks, finds nothing to read, closes or drops), so receiving makes no
+/// shared write per message; one whose publisher takes the wakers (the
+/// reference backend) keeps one per publish.
 ///
 /// ```
 /// use ron_bus::{BusStats, WakeTally};
@@ -42,7 +45,8 @@ impl WakeTally {
         }
     }
 
-    /// Counts one delivery: `ended_park` if the receiver was parked for it.
+    /// Counts one delivery: `ended_park` if the subscriber was parked for
+    /// it (and this delivery is what wakes it).
     #[inline]
     pub fn delivered(&mut self, ended_park: bool) {
         if ended_park {
@@ -53,8 +57,7 @@ impl WakeTally {
     }
 
     /// Adds the counts to `stats` and starts again from zero; writes
-    /// nothing when there is nothing to add. Call it when the receiver
-    /// goes idle and when it drops.
+    /// nothing when there is nothing to add.
     #[inline]
     pub fn flush(&mut self, stats: &BusStats) {
         if self.woken + self.suppressed > 0 {
