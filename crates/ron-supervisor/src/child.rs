@@ -66,8 +66,8 @@ pub struct ChildSpec {
 
 impl ChildSpec {
     /// A permanent child with a 5 s shutdown timeout, healthy once started.
-    /// `factory` is called for every start, inside the child's task; its
-    /// future is the child's run. An `Err` or a panic is a crash (a panic in
+    /// `factory` is called for every start, inside the child's task and its
+    /// `child{service, restarts}` span; its future is the child's run. An `Err` or a panic is a crash (a panic in
     /// `factory` itself too, with the same restart policy); `Ok(())` a
     /// clean exit.
     pub fn new<F, Fut, E>(name: &str, factory: F) -> Self

@@ -5,7 +5,15 @@
 //! policy and the supervisor's [`Strategy`] what to restart:
 //!
 //! - a **crash** is an `Err` or a panic, in the child's run or in its
-//!   factory; its reason is the error's text or the panic message;
+//!   factory; its reason is the error's whole chain (`outer: inner: root`,
+//!   as anyhow's `{:#}`) or the panic message;
+//! - each run of a child (its factory call included) is inside a `child`
+//!   span carrying `service = NAME` and `restarts` (how many times it was
+//!   started before), so the service's own log lines say where they come
+//!   from: `INFO child{service=ticker restarts=2}: my_app: tick`. The span
+//!   is at `ERROR` level with target `ron_supervisor`, so any filter that
+//!   lets the child's lines through and enables that target keeps it (a
+//!   filter naming only `my_app` drops the span, not the lines);
 //! - restarts wait a jittered exponential [`Backoff`] (100 ms doubling to a
 //!   30 s cap, never above the cap), which starts over once a child has run
 //!   for the builder's `reset_after`;
@@ -62,6 +70,7 @@
 
 mod backoff;
 mod child;
+mod reason;
 mod report;
 mod supervisor;
 

@@ -21,7 +21,9 @@ pub enum SupervisorEvent {
     Crashed {
         /// The child's name.
         service: Arc<str>,
-        /// The error's text or the panic message.
+        /// The error's text followed by each of its sources'
+        /// (`outer: inner: root`, as anyhow's `{:#}`; a source the text
+        /// already ends with is not repeated), or the panic message.
         reason: Arc<str>,
         /// Delay before its restart, or `None` when it will not restart.
         restart_in: Option<Duration>,

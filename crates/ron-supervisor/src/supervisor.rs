@@ -11,9 +11,11 @@ use std::time::Duration;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::backoff::{Backoff, Rng};
 use crate::child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
+use crate::reason::{error_chain, panic_reason};
 use crate::report::{LogReporter, Reporter, StopCause, StopKind, SupervisorEvent};
 
 /// Which children restart when one crashes (OTP's strategies).
@@ -307,6 +309,8 @@ struct Slot {
     attempts: u32,
     /// When to start it (again).
     start_at: Option<Instant>,
+    /// How many times it was started: the `restarts` of its next run's span.
+    starts: u64,
 }
 
 struct Running {
@@ -322,6 +326,7 @@ impl Slot {
             running: None,
             attempts: 0,
             start_at: None,
+            starts: 0,
         }
     }
 }
@@ -398,8 +403,20 @@ impl Supervisor {
                 // the child) then ends that task like a panic in its run, a
                 // crash of this child only, instead of unwinding through
                 // `run` and taking every sibling down with the supervisor.
+                //
+                // The span covers the factory call and the whole run, so
+                // every line the service logs says which service and which
+                // run it came from. At ERROR level so that a filter letting
+                // any of the child's lines through keeps the span too.
+                let span = tracing::error_span!(
+                    target: "ron_supervisor",
+                    "child",
+                    service = %slot.spec.name,
+                    restarts = slot.starts,
+                );
+                slot.starts = slot.starts.saturating_add(1);
                 let factory = Arc::clone(&slot.spec.factory);
-                let handle = tokio::spawn(async move { factory(ctx).await });
+                let handle = tokio::spawn(async move { factory(ctx).await }.instrument(span));
                 slot.running = Some(Running {
                     handle,
                     cancel: child_cancel,
@@ -431,7 +448,7 @@ impl Supervisor {
         }
         let exit = match outcome {
             Ok(Ok(())) => Exit::Clean,
-            Ok(Err(error)) => Exit::Crashed(error.to_string()),
+            Ok(Err(error)) => Exit::Crashed(error_chain(&*error)),
             Err(join) => Exit::Crashed(panic_reason(join)),
         };
         let restart = match (&exit, slot.spec.restart) {
@@ -616,21 +633,6 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// The panic message of a panicked task (or why the task ended otherwise).
-fn panic_reason(error: JoinError) -> String {
-    if !error.is_panic() {
-        return "task cancelled".to_owned();
-    }
-    let payload = error.into_panic();
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "panic with a non-string payload".to_owned()
     }
 }
 
