@@ -63,8 +63,8 @@ fn every_member_inherits_the_workspace_lints_and_package() {
 }
 
 /// `unsafe_code` is denied workspace-wide; only these files may allow it:
-/// the SoA ring (the one module whose protocol the loom models check) and the counting allocator that proves it does not
-/// allocate.
+/// the SoA ring (the one module whose protocol the loom models check) and
+/// the counting allocator that proves publishing does not allocate.
 const UNSAFE_ALLOWED: [&str; 2] = [
     "crates/ron-bus-soa/src/ring.rs",
     "crates/ron-bus-soa/tests/no_alloc_publish.rs",
