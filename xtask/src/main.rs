@@ -8,6 +8,7 @@ mod api_check;
 mod ci;
 mod cmd;
 mod fuzz;
+mod package_check;
 mod perf_gate;
 mod rules_check;
 mod scrape_check;
@@ -23,11 +24,13 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, cargo-deny,
-                  prometheus (promtool on /metrics, a real scrape, rules), perf-gate --quick
+  ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, package-check,
+                  cargo-deny, prometheus (promtool on /metrics, a real scrape, rules),
+                  perf-gate --quick
   api-check       each library's public API against xtask/api/<crate>.txt
   api-check --bless
                   rewrite those snapshots (a deliberate, reviewed API change)
+  package-check   cargo package every library crate and build each package from its own files
   perf-gate       run the bus benchmarks and check their ratios against the gates
   perf-gate --quick
                   smaller samples; proves the harness works, never fails on a ratio
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("api-check: unknown option {other:?}\n{USAGE}")),
         },
         Some("scrape-check") => scrape_check::run(),
+        Some("package-check") => package_check::run(),
         Some("soak") => soak::run(&args[1..]),
         Some("fuzz") => match &args[1..] {
             [flag, n] if flag == "--seconds" => n

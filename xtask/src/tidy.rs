@@ -237,3 +237,94 @@ fn series_in(expr: &str) -> Vec<String> {
     names.dedup();
     names
 }
+
+/// The library crates: every member under `crates/`, the ones a registry
+/// receives.
+fn library_crates() -> Vec<PathBuf> {
+    members()
+        .into_iter()
+        .filter(|m| {
+            m.strip_prefix(project_root())
+                .unwrap()
+                .starts_with("crates")
+        })
+        .collect()
+}
+
+#[test]
+fn every_library_crate_carries_the_root_licence_files() {
+    // `cargo package` takes files from the crate's directory only, so each
+    // crate keeps its own copy of the licences its `license` field names.
+    for licence in ["LICENSE-MIT", "LICENSE-APACHE"] {
+        let root = fs::read_to_string(project_root().join(licence)).unwrap();
+        for krate in library_crates() {
+            let copy = fs::read_to_string(krate.join(licence))
+                .unwrap_or_else(|e| panic!("{}: {licence}: {e}", krate.display()));
+            assert!(
+                copy == root,
+                "{}/{licence} differs from the root's: copy it again",
+                krate.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_library_crate_has_registry_metadata() {
+    for krate in library_crates() {
+        let manifest = fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+        for field in [
+            "\ndescription = ",
+            "\nreadme = \"README.md\"",
+            "\nkeywords = [",
+            "\ncategories = [",
+        ] {
+            assert!(
+                manifest.contains(field),
+                "{}/Cargo.toml lacks `{}`",
+                krate.display(),
+                field.trim()
+            );
+        }
+        assert!(
+            !manifest.contains("\npublish"),
+            "{}/Cargo.toml sets `publish`: library crates are packaged (cargo xtask package-check)",
+            krate.display()
+        );
+    }
+}
+
+#[test]
+fn every_library_readme_is_its_crate_docs_and_shows_no_hidden_lines() {
+    for krate in library_crates() {
+        // The README is the crate's front page, so its examples compile as
+        // doctests and cannot rot.
+        let lib = fs::read_to_string(krate.join("src/lib.rs")).unwrap();
+        assert!(
+            lib.contains("#![doc = include_str!(\"../README.md\")]"),
+            "{}/src/lib.rs does not include README.md as its crate docs",
+            krate.display()
+        );
+        // A `# ` line in a Rust block is hidden by rustdoc but shows on a
+        // rendered README (crates.io, the forge): write it out instead.
+        let readme = fs::read_to_string(krate.join("README.md")).unwrap();
+        // (inside a code block, whether it is Rust)
+        let mut block: Option<bool> = None;
+        for (number, line) in readme.lines().enumerate() {
+            if let Some(info) = line.trim_start().strip_prefix("```") {
+                block = match block {
+                    Some(_) => None,
+                    None => Some(info.is_empty() || info.starts_with("rust")),
+                };
+                continue;
+            }
+            let in_rust = block == Some(true);
+            assert!(
+                !(in_rust && (line.trim_start().starts_with("# ") || line.trim() == "#")),
+                "{}/README.md:{}: a rustdoc-hidden line shows on the rendered README: {line:?}",
+                krate.display(),
+                number + 1
+            );
+        }
+    }
+}
