@@ -9,6 +9,7 @@ use prometheus::{
 };
 
 use crate::MetricsError;
+use crate::bus::AutotuneCollector;
 
 /// Content type of [`Metrics::render`]'s output (Prometheus text format 0.0.4).
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -34,8 +35,11 @@ pub(crate) const SERVED_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// Owns `amnesia_mode`, `kernel_ready`, `service_restarts_total{service}`,
 /// `service_failures_total{service}`, `config_reloads_total`,
 /// `config_reload_errors_total{reason}`, `request_latency_seconds{route,method}`,
-/// `http_write_timeouts_total` and, on Linux, the standard
-/// `process_*` series. Other crates add theirs with [`register`](Self::register)
+/// `http_write_timeouts_total`, the process-wide
+/// `bus_autotune_warn_total{reason}` and, on Linux, the standard
+/// `process_*` series. Buses add their `bus_*` series, each under its own
+/// `bus` label ([`make_bus`](Self::make_bus),
+/// [`make_named_bus`](Self::make_named_bus)). Other crates add theirs with [`register`](Self::register)
 /// (see [`ScrapeCounter`](crate::ScrapeCounter) for series read from atomics at
 /// scrape time). `docs/METRICS.md` lists every series.
 ///
@@ -80,7 +84,37 @@ impl Metrics {
     /// [`MetricsError::Register`] if a series cannot be registered; with the
     /// fixed names used here that means a bug, which the tests would catch.
     pub fn new(amnesia_on: bool) -> Result<Self, MetricsError> {
-        let registry = Registry::new();
+        Self::with_registry(Registry::new(), amnesia_on)
+    }
+
+    /// Adds every canonical series to a registry the process already has
+    /// (and scrapes itself), `amnesia_mode` set from `amnesia_on`. The
+    /// `process_*` series are added unless `registry` already has them (as
+    /// [`prometheus::default_registry`] does with the `process` feature).
+    ///
+    /// # Errors
+    ///
+    /// [`MetricsError::Register`] if `registry` already holds one of the
+    /// canonical series (another `Metrics` was built on it, or the
+    /// application registered a series of the same name).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use prometheus::{IntCounter, Registry};
+    /// use ron_metrics::Metrics;
+    ///
+    /// let registry = Registry::new();
+    /// let jobs = IntCounter::new("app_jobs_total", "Jobs done.")?;
+    /// registry.register(Box::new(jobs.clone()))?;
+    /// let metrics = Metrics::with_registry(registry.clone(), false)?;
+    /// jobs.inc();
+    /// let text = metrics.render()?;
+    /// assert!(text.contains("app_jobs_total 1"));
+    /// assert!(text.contains("kernel_ready 0"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_registry(registry: Registry, amnesia_on: bool) -> Result<Self, MetricsError> {
         let amnesia_mode = IntGauge::new(
             "amnesia_mode",
             "1 when amnesia mode (no persistent state) is on, else 0.",
@@ -162,10 +196,15 @@ impl Metrics {
         metrics.register(Box::new(config_reload_errors_total))?;
         metrics.register(Box::new(request_latency_seconds))?;
         metrics.register(Box::new(http_write_timeouts_total))?;
+        metrics.register(Box::new(AutotuneCollector::new()?))?;
         #[cfg(target_os = "linux")]
-        metrics.register(Box::new(
+        match metrics.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        )) {
+            // The registry already exports this process's `process_*`.
+            Ok(()) | Err(MetricsError::Register(prometheus::Error::AlreadyReg)) => {}
+            Err(e) => return Err(e),
+        }
         metrics.set_amnesia(amnesia_on);
         Ok(metrics)
     }
