@@ -19,7 +19,9 @@
 //! ```
 //!
 //! Prints exactly one line on stdout, `metrics listening on http://ADDR`, once
-//! it serves; logs go to stderr (`RUST_LOG` filters them).
+//! it serves; logs go to stderr (`RUST_LOG` filters them). A service's own
+//! lines carry its supervisor span, naming the service and its restart
+//! count: `INFO child{service=flaky restarts=1}: kernel_demo: flaky: started`.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -142,6 +144,7 @@ async fn ticker(ctx: ChildContext, bus: Bus) -> Result<(), std::io::Error> {
         () = tokio::time::sleep(Duration::from_secs(1)) => {}
     }
     ctx.mark_healthy();
+    tracing::info!("ticker: warmed up, reporting every second");
     let period = Duration::from_secs(1);
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
@@ -156,6 +159,7 @@ async fn ticker(ctx: ChildContext, bus: Bus) -> Result<(), std::io::Error> {
 
 /// A service with a bug: it panics [`FLAKY_LIFETIME`] after each start.
 async fn flaky(ctx: ChildContext, run: u64) -> Result<(), std::io::Error> {
+    tracing::info!(run, lifetime = ?FLAKY_LIFETIME, "flaky: started");
     tokio::select! {
         () = ctx.cancelled() => Ok(()),
         () = tokio::time::sleep(FLAKY_LIFETIME) => panic!("flaky: simulated failure in run {run}"),

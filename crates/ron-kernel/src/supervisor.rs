@@ -8,7 +8,7 @@ use ron_health::{HealthState, ServiceState};
 use ron_metrics::Metrics;
 pub use ron_supervisor::{
     Backoff, BoxError, CancellationToken, ChildContext, ChildSpec, HealthMode, LogReporter,
-    Reporter, Restart, Rng, ShutdownReport, StopCause, StopKind, Strategy, Supervisor,
+    Reporter, Restart, ShutdownReport, StopCause, StopKind, Strategy, Supervisor,
     SupervisorBuilder, SupervisorError, SupervisorEvent,
 };
 

@@ -1,22 +1,26 @@
-//! Jittered exponential backoff and the small seeded random source it uses.
+//! Jittered exponential backoff, as a pure function of the attempt and a
+//! jitter fraction (the supervisor draws the fraction from its generator).
 
 use std::time::Duration;
 
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
 /// Restart delays: `base` doubling per consecutive crash up to `cap`, with
-/// "equal jitter" (a uniform draw from the upper half of the exponential
-/// step) applied *before* the cap, so a delay never exceeds `cap`.
+/// "equal jitter" (a point of the upper half of the exponential step, chosen
+/// by a jitter fraction) applied *before* the cap, so a delay never exceeds
+/// `cap`.
 ///
 /// # Example
 ///
 /// ```
 /// use std::time::Duration;
-/// use ron_supervisor::{Backoff, Rng};
+/// use ron_supervisor::Backoff;
 ///
 /// let backoff = Backoff::default(); // 100 ms doubling to 30 s
-/// let mut rng = Rng::seeded(7);
-/// let first = backoff.delay(0, &mut rng);
-/// assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-/// assert!(backoff.delay(40, &mut rng) <= Duration::from_secs(30));
+/// assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(50));
+/// assert_eq!(backoff.delay(0, 1.0), Duration::from_millis(100));
+/// assert_eq!(backoff.delay(2, 0.5), Duration::from_millis(300)); // 400 ms step
+/// assert_eq!(backoff.delay(40, 1.0), Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -52,58 +56,29 @@ impl Backoff {
     }
 
     /// The delay before restart number `attempt` (0 for the first restart
-    /// after a healthy run): a uniform draw from `[step / 2, step]` where
-    /// `step = base * 2^attempt`, then capped.
-    pub fn delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
+    /// after a healthy run): `step / 2 + jitter * step / 2` where
+    /// `step = base * 2^attempt`, then capped. `jitter` is a fraction in
+    /// `[0, 1]` (clamped into it; NaN counts as 0): a uniform `jitter` gives
+    /// a uniform draw from `[step / 2, step]`, and the same `jitter` always
+    /// gives the same delay.
+    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
         let step = self
             .base
             .saturating_mul(2u32.saturating_pow(attempt.min(31)));
         let half = step / 2;
-        let jitter_nanos = u64::try_from((step - half).as_nanos()).unwrap_or(u64::MAX);
-        let jittered = half.saturating_add(Duration::from_nanos(
-            rng.below(jitter_nanos.saturating_add(1)),
-        ));
-        jittered.min(self.cap)
-    }
-}
-
-/// SplitMix64: a tiny, seedable, statistically decent generator. Seeded, the
-/// sequence of delays is reproducible, which the tests rely on.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator with a fixed seed.
-    pub fn seeded(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// A generator seeded from the process's random hashing keys.
-    pub fn from_entropy() -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        Self(
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
-        )
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform draw from `0..bound` (0 when `bound` is 0).
-    pub fn below(&mut self, bound: u64) -> u64 {
-        if bound == 0 {
-            return 0;
-        }
-        // Lemire's multiply-shift; the bias is below 2^-64 * bound.
-        ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
+        let jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
+        // In whole nanoseconds, so the band's ends are exact (an f64 holds
+        // every integer up to 2^53 ns, 104 days); `as` saturates beyond.
+        let extra = ((step - half).as_nanos() as f64 * jitter).round() as u128;
+        let extra = Duration::new(
+            u64::try_from(extra / NANOS_PER_SEC).unwrap_or(u64::MAX),
+            (extra % NANOS_PER_SEC) as u32,
+        );
+        half.saturating_add(extra).min(step).min(self.cap)
     }
 }
 
@@ -111,77 +86,70 @@ impl Rng {
 mod tests {
     use super::*;
 
+    /// Every fraction lands in the attempt's band `[step / 2, step]`, never
+    /// above the cap; the band's ends are exact.
     #[test]
     fn delays_double_within_their_jitter_band_and_respect_the_cap() {
         let backoff = Backoff::default();
-        let mut rng = Rng::seeded(42);
+        let cap = Duration::from_secs(30);
         for attempt in 0..12 {
             let step = Duration::from_millis(100) * 2u32.pow(attempt);
-            let d = backoff.delay(attempt, &mut rng);
-            assert!(
-                d <= Duration::from_secs(30),
-                "attempt {attempt}: {d:?} above the cap"
-            );
-            assert!(
-                d >= (step / 2).min(Duration::from_secs(30)),
-                "attempt {attempt}: {d:?} below the band"
-            );
-            assert!(d <= step, "attempt {attempt}: {d:?} above the step");
+            for jitter in [0.0, 0.1, 0.5, 0.9, 1.0] {
+                let d = backoff.delay(attempt, jitter);
+                assert!(d <= cap, "attempt {attempt}: {d:?} above the cap");
+                assert!(
+                    d >= (step / 2).min(cap),
+                    "attempt {attempt}: {d:?} below the band"
+                );
+                assert!(d <= step, "attempt {attempt}: {d:?} above the step");
+            }
+            assert_eq!(backoff.delay(attempt, 0.0), (step / 2).min(cap));
+            assert_eq!(backoff.delay(attempt, 1.0), step.min(cap));
         }
         for attempt in [10, 20, 31, 32, 1000, u32::MAX] {
-            assert_eq!(
-                backoff.delay(attempt, &mut rng),
-                Duration::from_secs(30),
-                "attempt {attempt}"
-            );
+            assert_eq!(backoff.delay(attempt, 0.0), cap, "attempt {attempt}");
         }
     }
 
+    /// The delay is a function of the attempt and the fraction alone, and
+    /// grows with the fraction across the band.
     #[test]
-    fn seeded_sequences_repeat_and_differ_by_seed() {
-        let backoff = Backoff::default();
-        let run = |seed| {
-            let mut rng = Rng::seeded(seed);
-            (0..8)
-                .map(|a| backoff.delay(a, &mut rng))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(run(1), run(1));
-        assert_ne!(run(1), run(2));
+    fn the_fraction_picks_the_point_of_the_band() {
+        let backoff = Backoff::new(Duration::from_millis(1000), Duration::from_secs(60));
+        assert_eq!(backoff.delay(0, 0.25), Duration::from_millis(625));
+        assert_eq!(backoff.delay(0, 0.25), backoff.delay(0, 0.25));
+        assert_eq!(backoff.delay(1, 0.5), Duration::from_millis(1500));
+        let quarter_steps: Vec<Duration> = (0..=4)
+            .map(|q| backoff.delay(3, f64::from(q) / 4.0))
+            .collect();
+        assert!(
+            quarter_steps.windows(2).all(|w| w[0] < w[1]),
+            "{quarter_steps:?}"
+        );
     }
 
+    /// Fractions outside `[0, 1]` are clamped into it.
     #[test]
-    fn jitter_spreads_over_the_band() {
-        let backoff = Backoff::new(Duration::from_millis(1000), Duration::from_secs(60));
-        let mut rng = Rng::seeded(3);
-        let draws: Vec<Duration> = (0..1000).map(|_| backoff.delay(0, &mut rng)).collect();
-        let low = draws
-            .iter()
-            .filter(|d| **d < Duration::from_millis(750))
-            .count();
-        assert!(
-            (400..600).contains(&low),
-            "{low} of 1000 draws in the lower half of the band"
-        );
-        assert!(
-            draws
-                .iter()
-                .all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_millis(1000))
-        );
+    fn out_of_range_fractions_are_clamped() {
+        let backoff = Backoff::default();
+        assert_eq!(backoff.delay(0, -3.0), backoff.delay(0, 0.0));
+        assert_eq!(backoff.delay(0, f64::NAN), backoff.delay(0, 0.0));
+        assert_eq!(backoff.delay(0, 7.0), backoff.delay(0, 1.0));
+        assert_eq!(backoff.delay(0, f64::INFINITY), backoff.delay(0, 1.0));
     }
 
     #[test]
     fn none_is_immediate_and_cap_below_base_is_raised() {
-        let mut rng = Rng::seeded(0);
-        assert_eq!(Backoff::none().delay(5, &mut rng), Duration::ZERO);
+        assert_eq!(Backoff::none().delay(5, 0.7), Duration::ZERO);
         let b = Backoff::new(Duration::from_secs(2), Duration::from_secs(1));
-        assert!(b.delay(3, &mut rng) <= Duration::from_secs(2));
+        assert_eq!(b.delay(3, 1.0), Duration::from_secs(2));
     }
 
+    /// A base so large the step saturates still yields a delay, capped.
     #[test]
-    fn below_stays_in_range() {
-        let mut rng = Rng::seeded(9);
-        assert_eq!(rng.below(0), 0);
-        assert!((0..10_000).all(|_| rng.below(7) < 7));
+    fn huge_steps_saturate_instead_of_overflowing() {
+        let b = Backoff::new(Duration::MAX / 2, Duration::MAX);
+        assert!(b.delay(u32::MAX, 1.0) <= Duration::MAX);
+        assert!(b.delay(u32::MAX, 0.3) >= Duration::MAX / 2);
     }
 }

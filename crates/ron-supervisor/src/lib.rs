@@ -16,7 +16,9 @@
 //!   filter naming only `my_app` drops the span, not the lines);
 //! - restarts wait a jittered exponential [`Backoff`] (100 ms doubling to a
 //!   30 s cap, never above the cap), which starts over once a child has run
-//!   for the builder's `reset_after`;
+//!   for the builder's `reset_after`; the jitter comes from a `rand`
+//!   generator seeded from the system's entropy, or from the builder's
+//!   `seed` for reproducible delays;
 //! - at most `R` restarts within `T` (the **intensity**, per supervisor as in
 //!   OTP); one more and the supervisor stops every child and
 //!   [`Supervisor::run`] returns [`SupervisorError::IntensityExceeded`];
@@ -74,7 +76,7 @@ mod reason;
 mod report;
 mod supervisor;
 
-pub use backoff::{Backoff, Rng};
+pub use backoff::Backoff;
 pub use child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
 pub use report::{LogReporter, Reporter, StopCause, StopKind, SupervisorEvent};
 pub use supervisor::{

@@ -3,17 +3,20 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::hash::{BuildHasher as _, Hasher as _};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use rand::rngs::{SmallRng, SysRng};
+use rand::{RngExt as _, SeedableRng as _};
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::backoff::{Backoff, Rng};
+use crate::backoff::Backoff;
 use crate::child::{BoxError, ChildContext, ChildSpec, HealthMode, Restart};
 use crate::reason::{error_chain, panic_reason};
 use crate::report::{LogReporter, Reporter, StopCause, StopKind, SupervisorEvent};
@@ -95,7 +98,7 @@ pub struct SupervisorBuilder {
     backoff: Backoff,
     reset_after: Duration,
     abort_grace: Duration,
-    rng: Option<Rng>,
+    seed: Option<u64>,
     reporter: Arc<dyn Reporter>,
     children: Vec<ChildSpec>,
 }
@@ -151,9 +154,16 @@ impl SupervisorBuilder {
         self
     }
 
-    /// Seeds the jitter, for reproducible delays (default: random).
+    /// Seeds the jitter, for reproducible delays (default: seeded from the
+    /// operating system's entropy).
+    ///
+    /// Each restart's jitter fraction (see [`Backoff::delay`]) is the next
+    /// `f64` in `[0, 1)` drawn from
+    /// [`SmallRng::seed_from_u64(seed)`](rand::SeedableRng::seed_from_u64),
+    /// so the same seed gives the same delays within one build (`SmallRng`'s
+    /// sequence may differ between `rand` releases and platforms).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.rng = Some(Rng::seeded(seed));
+        self.seed = Some(seed);
         self
     }
 
@@ -230,7 +240,9 @@ impl SupervisorBuilder {
             backoff: self.backoff,
             reset_after: self.reset_after,
             abort_grace: self.abort_grace,
-            rng: self.rng.unwrap_or_else(Rng::from_entropy),
+            rng: self
+                .seed
+                .map_or_else(entropy_seeded, SmallRng::seed_from_u64),
             reporter: self.reporter,
             slots: self.children.into_iter().map(Slot::new).collect(),
             restarts: VecDeque::new(),
@@ -281,7 +293,9 @@ pub struct Supervisor {
     backoff: Backoff,
     reset_after: Duration,
     abort_grace: Duration,
-    rng: Rng,
+    /// Draws the restarts' jitter fractions: fast and seedable; nothing
+    /// here needs a cryptographic generator.
+    rng: SmallRng,
     reporter: Arc<dyn Reporter>,
     /// In start order.
     slots: Vec<Slot>,
@@ -347,7 +361,7 @@ impl Supervisor {
             backoff: Backoff::default(),
             reset_after: Duration::from_secs(10),
             abort_grace: ABORT_GRACE,
-            rng: None,
+            seed: None,
             reporter: Arc::new(LogReporter),
             children: Vec::new(),
         }
@@ -505,7 +519,7 @@ impl Supervisor {
         }
 
         let slot = &mut self.slots[index];
-        let delay = self.backoff.delay(slot.attempts, &mut self.rng);
+        let delay = self.backoff.delay(slot.attempts, jitter(&mut self.rng));
         slot.attempts = slot.attempts.saturating_add(1);
         match exit {
             Exit::Clean => self.reporter.report(&SupervisorEvent::Exited {
@@ -613,6 +627,26 @@ impl Drop for Supervisor {
     }
 }
 
+/// The next jitter fraction for [`Backoff::delay`], uniform in `[0, 1)`.
+fn jitter(rng: &mut SmallRng) -> f64 {
+    rng.random::<f64>()
+}
+
+/// A generator seeded from the operating system's entropy or, should the
+/// system refuse it, from the standard library's per-process random hash
+/// keys: jitter only has to differ between processes, and a supervisor must
+/// build without failing.
+fn entropy_seeded() -> SmallRng {
+    SmallRng::try_from_rng(&mut SysRng).unwrap_or_else(|error| {
+        tracing::warn!(%error, "no entropy from the system; seeding the restart jitter from std's hash keys");
+        SmallRng::seed_from_u64(
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
+        )
+    })
+}
+
 /// Resolves when any running child's task ends, with its index.
 async fn next_exit(slots: &mut [Slot]) -> (usize, Result<Result<(), BoxError>, JoinError>) {
     poll_fn(|cx| {
@@ -639,6 +673,27 @@ async fn sleep_until(deadline: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The jitter fractions, seeded or from entropy, spread uniformly over
+    /// `[0, 1)` (about half below 0.5: a 10-sigma band), so the delays
+    /// spread over their backoff band.
+    #[test]
+    fn jitter_fractions_spread_over_the_unit_interval() {
+        for mut rng in [SmallRng::seed_from_u64(3), entropy_seeded()] {
+            let fractions: Vec<f64> = (0..1000).map(|_| jitter(&mut rng)).collect();
+            assert!(fractions.iter().all(|f| (0.0..1.0).contains(f)));
+            let low = fractions.iter().filter(|f| **f < 0.5).count();
+            assert!((400..600).contains(&low), "{low} of 1000 below 0.5");
+        }
+    }
+
+    /// Two entropy-seeded supervisors jitter differently (the same seed in
+    /// every process would restart a fleet's crashed services in step).
+    #[test]
+    fn entropy_seeds_differ() {
+        let draws = |mut rng: SmallRng| (0..4).map(|_| jitter(&mut rng)).collect::<Vec<_>>();
+        assert_ne!(draws(entropy_seeded()), draws(entropy_seeded()));
+    }
 
     /// A nested supervisor's shutdown timeout counts its own abort grace,
     /// once per child and once for itself.

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::rngs::SmallRng;
+use rand::{RngExt as _, SeedableRng as _};
 use ron_supervisor::{
-    Backoff, CancellationToken, ChildSpec, HealthMode, Restart, Rng, ShutdownReport, StopCause,
+    Backoff, CancellationToken, ChildSpec, HealthMode, Restart, ShutdownReport, StopCause,
     StopKind, Strategy, Supervisor, SupervisorError, SupervisorEvent,
 };
 use tokio::time::Instant;
@@ -114,7 +116,9 @@ async fn restart_delays_follow_the_jittered_doubling_and_stop_at_the_cap() {
         .map(Option::unwrap)
         .collect();
     assert!(delays.len() >= 14, "{} crashes", delays.len());
-    let mut rng = Rng::seeded(7);
+    // `seed(7)` draws the jitter fractions from this generator, one per
+    // restart.
+    let mut rng = SmallRng::seed_from_u64(7);
     for (attempt, delay) in delays.iter().enumerate() {
         let step = Duration::from_millis(100) * 2u32.pow(attempt.min(20) as u32);
         let cap = Duration::from_secs(30);
@@ -126,7 +130,7 @@ async fn restart_delays_follow_the_jittered_doubling_and_stop_at_the_cap() {
         assert!(*delay <= step, "attempt {attempt}: {delay:?} over its band");
         assert_eq!(
             *delay,
-            Backoff::default().delay(attempt as u32, &mut rng),
+            Backoff::default().delay(attempt as u32, rng.random::<f64>()),
             "seeded sequence"
         );
     }
