@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! The ron-kernel bus over `tokio::sync::broadcast`.
 //!
 //! [`ClassicBus`] implements the [`ron_bus`] contract with tokio's broadcast

@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! A lock-free, structure-of-arrays broadcast ring backend for the
 //! ron-kernel bus: [`SoaBus`] implements `ron_bus::BusBackend` and passes
 //! the same conformance kit as every backend.

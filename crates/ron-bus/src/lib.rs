@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! The ron-kernel bus contract: an in-process, bounded, lossy broadcast bus.
 //!
 //! This crate holds what every backend shares: the [`BusBackend`] and

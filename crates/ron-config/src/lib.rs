@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! Typed, validated configuration for ron-kernel services, hot-reloaded
 //! from a TOML file and the environment.
 //!

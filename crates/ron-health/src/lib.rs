@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! Named readiness gates for services built on ron-kernel.
 //!
 //! A [`HealthState`] holds the gates that decide readiness: `config_loaded`

@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! ron-kernel: a small, fast, observable microkernel for Rust services.
 //!
 //! This is the facade. Its root exports the frozen surface, each name by an

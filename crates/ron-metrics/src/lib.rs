@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! Prometheus metrics and the health endpoints of ron-kernel services.
 //!
 //! [`Metrics`] is a Prometheus registry that owns the kernel's canonical

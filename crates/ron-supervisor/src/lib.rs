@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! OTP-style supervision for async services on tokio.
 //!
 //! A [`Supervisor`] starts its children (named [`ChildSpec`]s) in order,
