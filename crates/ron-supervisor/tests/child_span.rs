@@ -59,7 +59,8 @@ impl<'a> MakeWriter<'a> for Captured {
 }
 
 /// The child's own lines, from its factory and from its run, carry
-/// `service=NAME` and the restart count of that run. The test runtime is
+/// `service=NAME` and the restart count of that run; a nested supervisor's
+/// child's lines carry both spans, outer first. The test runtime is
 /// current-thread, so the thread-local subscriber sees every task.
 #[tokio::test(start_paused = true)]
 async fn a_childs_own_log_lines_name_the_service_and_its_restart_count() {
@@ -84,9 +85,18 @@ async fn a_childs_own_log_lines_name_the_service_and_its_restart_count() {
             Ok(())
         }
     });
+    // A nested supervisor's children run inside its span too.
+    let nested = Supervisor::builder()
+        .child(ChildSpec::new("leaf", |ctx| async move {
+            tracing::info!("leaf working");
+            ctx.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        }))
+        .into_child("nested");
     let supervisor = Supervisor::builder()
         .backoff(Backoff::none())
         .child(worker)
+        .child(nested)
         .build();
     let stop = CancellationToken::new();
     let running = tokio::spawn(supervisor.run(stop.clone()));
@@ -104,4 +114,9 @@ async fn a_childs_own_log_lines_name_the_service_and_its_restart_count() {
         assert!(line.contains("service=worker"), "{line}");
         assert!(line.contains(&format!("restarts={restarts}")), "{line}");
     }
+    let leaf = captured.line("leaf working");
+    assert!(
+        leaf.contains("child{service=nested restarts=0}:child{service=leaf restarts=0}"),
+        "{leaf}"
+    );
 }
