@@ -38,7 +38,8 @@ pub fn run() -> Result<(), String> {
         let concrete = expr
             .replace("$__rate_interval", "5m")
             .replace("$job", ".*")
-            .replace("$instance", ".*");
+            .replace("$instance", ".*")
+            .replace("$bus", ".*");
         rules.push_str(&format!(
             "      - record: dashboard:query_{i}\n        expr: '{}'\n",
             concrete.replace('\'', "''")

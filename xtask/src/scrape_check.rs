@@ -64,9 +64,9 @@ pub fn run() -> Result<(), String> {
     }
     let published = body
         .lines()
-        .find_map(|l| l.strip_prefix("bus_published_total "))
+        .find_map(|l| l.strip_prefix(r#"bus_published_total{bus="kernel"} "#))
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .ok_or("/metrics has no bus_published_total sample")?;
+        .ok_or(r#"/metrics has no bus_published_total{bus="kernel"} sample"#)?;
     if published < 1.0 {
         return Err(format!(
             "bus_published_total is {published}; the demo publishes on start"
@@ -126,7 +126,7 @@ fn prometheus_scrape(target: SocketAddr) -> Result<(), String> {
     loop {
         let checks = [
             ("up", "1"),
-            ("bus_published_total", ""),
+            (r#"bus_published_total{bus="kernel"}"#, ""),
             ("service_restarts_total", ""),
         ];
         let mut seen = Vec::new();
@@ -162,7 +162,15 @@ fn prometheus_scrape(target: SocketAddr) -> Result<(), String> {
 
 /// The first sample's value of an instant query, if any.
 fn query_value(server: SocketAddr, query: &str) -> Option<String> {
-    let (head, body) = get(server, &format!("/api/v1/query?query={query}")).ok()?;
+    // Percent-encoded: a selector's `{`, `"`, `=` are not safe in a URL.
+    let encoded: String = query
+        .chars()
+        .map(|c| match c {
+            '{' | '}' | '"' | '=' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    let (head, body) = get(server, &format!("/api/v1/query?query={encoded}")).ok()?;
     if !head.starts_with("HTTP/1.1 200") {
         return None;
     }

@@ -60,6 +60,6 @@ async fn the_documented_start_up_sequence_works() {
 
     let text = metrics.render().unwrap();
     assert!(text.contains("amnesia_mode 0"));
-    assert!(text.contains("bus_published_total 1"));
+    assert!(text.contains(r#"bus_published_total{bus="kernel"} 1"#));
     server.shutdown().await.unwrap();
 }
