@@ -12,11 +12,19 @@
 //!   `ConfigUpdated`, sets the amnesia gauge and counts reloads;
 //! * [`events`]: the [`KernelEvent`] type;
 //! * [`metrics`]: the Prometheus registry and the `/metrics`, `/healthz`,
-//!   `/readyz` server (from `ron-metrics`);
+//!   `/readyz` endpoints (from `ron-metrics`), served on their own port or
+//!   mounted in your server as a [`MetricsService`](metrics::MetricsService)
+//!   (tower or hyper) or, with the `axum` feature, an `axum::Router`;
 //! * [`health`]: readiness gates (from `ron-health`);
 //! * [`supervisor`]: OTP-style supervision (from `ron-supervisor`) and the
 //!   [`KernelReporter`](supervisor::KernelReporter) that puts its events on
 //!   the bus, in the metrics and on the readiness gates.
+//!
+//! # Features
+//!
+//! * `axum`: [`Metrics::router`](ron_metrics::Metrics), the endpoints as an
+//!   `axum::Router` to merge into an axum app or nest under a prefix
+//!   (forwards `ron-metrics/axum`; see the `axum_service` example).
 //!
 //! # Example
 //!
@@ -68,7 +76,8 @@ pub mod metrics {
 
     pub use ron_metrics::http;
     pub use ron_metrics::{
-        Metrics, MetricsError, ScrapeCounter, ServeOptions, ServerHandle, TEXT_CONTENT_TYPE,
+        Metrics, MetricsError, MetricsService, ScrapeCounter, ServeOptions, ServerHandle,
+        TEXT_CONTENT_TYPE,
     };
 
     /// Compatibility path: `ron_kernel::metrics::HealthState` keeps working.

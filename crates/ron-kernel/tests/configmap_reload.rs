@@ -7,108 +7,45 @@
 //! the broken one counted, and the last good configuration kept.
 //!
 //! The binary is the example built next to this test (`cargo build
-//! --example kernel_demo`, run first so it is never stale). Loopback only;
-//! every wait is bounded.
+//! --example kernel_demo`, run first so it is never stale; see
+//! `support`). Loopback only; every wait is bounded.
 
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod support;
+
+use std::net::SocketAddr;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use support::{Example, PATIENCE, get};
+
 const LISTENING_PREFIX: &str = "metrics listening on http://";
-/// For anything the demo should do: start, serve, apply a change.
-const PATIENCE: Duration = Duration::from_secs(30);
 /// Longer than the demo's debounce cap (1 s) and environment poll (1 s):
 /// a second apply of the same update would have shown by then.
 const SETTLE: Duration = Duration::from_millis(2500);
 const KEY: &str = "ron-kernel.toml";
 
-/// `target/<profile>/examples/kernel_demo`, (re)built by cargo first (a
-/// no-op when it is fresh): a filtered `cargo test` run does not build
-/// examples, and a stale binary would test old code.
-fn kernel_demo() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<this test> -> target/<profile>
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut build = Command::new(cargo);
-    build
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "ron-kernel",
-            "--example",
-            "kernel_demo",
-        ])
-        .env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    let status = build.status().unwrap();
-    assert!(status.success(), "cannot build kernel_demo");
-    profile_dir.join("examples").join("kernel_demo")
-}
-
-/// The demo process; killed when dropped.
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Demo {
-    fn start(config: &Path) -> (Self, SocketAddr) {
-        let child = Command::new(kernel_demo())
-            .env("RON_CONFIG", config)
-            .env("RON_METRICS_ADDR", "127.0.0.1:0")
-            .env("RUST_LOG", "ron_config=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut demo = Demo(child);
-        let stdout = demo.0.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(PATIENCE)
-            .expect("kernel_demo printed nothing");
-        let addr = line
-            .trim_end()
-            .strip_prefix(LISTENING_PREFIX)
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
-        (demo, addr)
-    }
+/// `kernel_demo` reading `config`, on a free port.
+fn start_demo(config: &Path) -> (Example, SocketAddr) {
+    Example::start(
+        "kernel_demo",
+        &[
+            ("RON_CONFIG", config.to_str().unwrap()),
+            ("RUST_LOG", "ron_config=warn"),
+        ],
+        LISTENING_PREFIX,
+    )
 }
 
 /// The value of the series named exactly `series` on `/metrics`.
 fn sample(addr: SocketAddr, series: &str) -> f64 {
-    let mut stream = TcpStream::connect_timeout(&addr, PATIENCE).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    let scrape = get(addr, "/metrics");
+    assert_eq!(scrape.status, 200, "{}", scrape.body);
+    scrape
+        .body
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .unwrap_or_else(|| panic!("no {series} on /metrics"))
@@ -169,7 +106,7 @@ fn configmap_updates_reach_metrics_exactly_once_and_a_broken_one_keeps_the_last_
     let volume = tempfile::tempdir().unwrap();
     let root = volume.path();
     configmap_update(root, 0, "amnesia = false\n");
-    let (_demo, addr) = Demo::start(&root.join(KEY));
+    let (_demo, addr) = start_demo(&root.join(KEY));
     let mut want = Seen {
         reloads: 0.0,
         parse_errors: 0.0,

@@ -12,7 +12,15 @@
 //! [`PullingGauge`](prometheus::PullingGauge). [`Metrics::serve`] runs a hyper
 //! server with `/metrics`, `/healthz` and degrade-first `/readyz` (driven by a
 //! [`HealthState`](ron_health::HealthState)); see [`http`] for the routes and
-//! the limits that protect it.
+//! the limits that protect it. To answer them in a server you already run,
+//! [`Metrics::service`] gives them as a socket-free [`MetricsService`] (a
+//! tower and a hyper service) and, with the `axum` feature, `Metrics::router`
+//! as an `axum::Router` to merge or nest under a prefix.
+//!
+//! # Features
+//!
+//! * `tls`: `Metrics::serve_tls`, the same endpoints over rustls.
+//! * `axum`: `Metrics::router` and `MetricsService::into_router`.
 //!
 //! # Example
 //!
@@ -43,6 +51,6 @@ mod registry;
 mod scrape;
 
 pub use error::MetricsError;
-pub use http::{ServeOptions, ServerHandle};
+pub use http::{MetricsService, ServeOptions, ServerHandle};
 pub use registry::{Metrics, TEXT_CONTENT_TYPE};
 pub use scrape::ScrapeCounter;

@@ -13,6 +13,16 @@
 //!
 //! `HEAD` is answered like `GET`, without a body.
 //!
+//! # In your own server
+//!
+//! [`Metrics::service`] gives the same answers as a [`MetricsService`], a
+//! `tower` and `hyper` service with no socket: routing, status codes,
+//! `request_latency_seconds` and the `kernel_ready` gauge are exactly those
+//! of [`Metrics::serve`], which answers through it. With the `axum` feature,
+//! `Metrics::router` wraps it in an `axum::Router` to `merge` into an app or
+//! `nest` under a prefix (`/ops/metrics`). The defences below are then the
+//! hosting server's: only the body limits travel with the service.
+//!
 //! # Defences
 //!
 //! A client gets [`ServeOptions::header_read_timeout`] to send its request head
@@ -25,9 +35,14 @@
 //! [`ServeOptions::max_connections`] connections are served at once; more wait
 //! in the listen backlog. Every request records `request_latency_seconds`.
 
+#[cfg(feature = "axum")]
+mod router;
 mod routes;
 mod server;
+mod service;
 mod write_deadline;
+
+pub use service::{MetricsService, ResponseFuture};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -304,15 +319,11 @@ impl Metrics {
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let context = Arc::new(routes::Context {
-            metrics: self.clone(),
-            health,
-            options,
-        });
         // No shutdown to coordinate: the watcher's owner lives as long as
         // the connection.
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        server::serve_connection(io, context, graceful.watcher()).await;
+        let service = self.service_with(health, options);
+        server::serve_connection(io, service, graceful.watcher()).await;
     }
 
     async fn start(
@@ -326,12 +337,8 @@ impl Metrics {
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let cancel = CancellationToken::new();
-        let context = Arc::new(routes::Context {
-            metrics: self.clone(),
-            health,
-            options,
-        });
-        let task = tokio::spawn(server::run(listener, context, transport, cancel.clone()));
+        let service = self.service_with(health, options);
+        let task = tokio::spawn(server::run(listener, service, transport, cancel.clone()));
         tracing::info!(%local_addr, "metrics server listening");
         Ok((
             ServerHandle {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -15,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::routes::{self, Context};
+use super::service::MetricsService;
 use super::write_deadline::WriteDeadline;
 
 /// Pause after an accept error that is not about one connection (running out
@@ -34,11 +33,11 @@ pub(super) enum Transport {
 
 pub(super) async fn run(
     listener: TcpListener,
-    ctx: Arc<Context>,
+    service: MetricsService,
     transport: Transport,
     cancel: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(ctx.options.max_connections));
+    let slots = Arc::new(Semaphore::new(service.options().max_connections));
     let graceful = GracefulShutdown::new();
     // Owns every connection task, so shutdown can abort the stragglers and
     // nothing outlives the server.
@@ -54,7 +53,7 @@ pub(super) async fn run(
             }
             accepted = accept_within_limit(&listener, &slots) => match accepted {
                 Ok((stream, permit)) => {
-                    let connection = serve_accepted(stream, transport.clone(), Arc::clone(&ctx), graceful.watcher());
+                    let connection = serve_accepted(stream, transport.clone(), service.clone(), graceful.watcher());
                     connections.spawn(async move {
                         connection.await;
                         drop(permit);
@@ -72,7 +71,7 @@ pub(super) async fn run(
     let open = connections.len();
     tokio::select! {
         () = graceful.shutdown() => tracing::info!(open, "metrics server stopped gracefully"),
-        () = tokio::time::sleep(ctx.options.shutdown_timeout) => {
+        () = tokio::time::sleep(service.options().shutdown_timeout) => {
             tracing::warn!(left = connections.len(), "metrics server shutdown timed out; closing connections");
         }
     }
@@ -107,14 +106,14 @@ fn is_per_connection(e: &io::Error) -> bool {
 async fn serve_accepted(
     stream: TcpStream,
     transport: Transport,
-    ctx: Arc<Context>,
+    service: MetricsService,
     watcher: Watcher,
 ) {
     match transport {
-        Transport::Plain => serve_connection(stream, ctx, watcher).await,
+        Transport::Plain => serve_connection(stream, service, watcher).await,
         #[cfg(feature = "tls")]
         Transport::Tls(acceptor) => {
-            let limit = ctx.options.header_read_timeout;
+            let limit = service.options().header_read_timeout;
             let handshake = async {
                 if speaks_plain_http(&stream).await {
                     refuse_plain_http(stream).await;
@@ -127,7 +126,7 @@ async fn serve_accepted(
                     .ok()
             };
             match tokio::time::timeout(limit, handshake).await {
-                Ok(Some(tls)) => serve_connection(tls, ctx, watcher).await,
+                Ok(Some(tls)) => serve_connection(tls, service, watcher).await,
                 // Plain HTTP (answered with a 400), a bad handshake or a
                 // stall: the connection is dropped.
                 Ok(None) => {}
@@ -160,22 +159,23 @@ async fn refuse_plain_http(mut stream: TcpStream) {
 
 pub(super) fn serve_connection<I>(
     io: I,
-    ctx: Arc<Context>,
+    service: MetricsService,
     watcher: Watcher,
 ) -> impl Future<Output = ()> + Send + 'static
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let io = WriteDeadline::new(io, ctx.options.write_timeout, ctx.metrics.write_timeouts());
+    let options = service.options();
+    let io = WriteDeadline::new(
+        io,
+        options.write_timeout,
+        service.metrics().write_timeouts(),
+    );
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.options.header_read_timeout)
-        .max_buf_size(ctx.options.max_header_bytes);
-    let service = service_fn(move |request| {
-        let ctx = Arc::clone(&ctx);
-        async move { routes::handle(request, &ctx).await }
-    });
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes);
     let connection = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
     async move {
         // Timeouts, resets and parse errors end one connection, not the server.
