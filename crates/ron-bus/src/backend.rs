@@ -145,4 +145,15 @@ pub trait BusReceiver<T>: Send + fmt::Debug + 'static {
 
     /// The interest mask this subscriber was created with.
     fn interest(&self) -> u64;
+
+    /// This subscriber as a [`Stream`](futures_core::Stream) of
+    /// `Result<T, Lagged>` (feature `stream`): see [`BusStream`](crate::BusStream).
+    #[cfg(feature = "stream")]
+    fn into_stream(self) -> crate::BusStream<T, Self>
+    where
+        Self: Sized,
+        T: Clone + Send + Sync + 'static,
+    {
+        crate::BusStream::new(self)
+    }
 }

@@ -121,6 +121,10 @@
 //! Async [`recv`](BusReceiver::recv) (cancel-safe), non-blocking
 //! [`try_recv`](BusReceiver::try_recv), and
 //! [`blocking_recv`](BusReceiver::blocking_recv) for threads outside a runtime.
+//! With the `stream` feature, any subscriber becomes a
+//! [`futures_core::Stream`] of `Result<T, Lagged>`
+//! ([`into_stream`](BusReceiver::into_stream), `BusStream`), ending when
+//! the bus is closed and drained.
 //!
 //! ```
 //! use ron_bus::reference::ReferenceBus;
@@ -166,6 +170,8 @@ mod mask_table;
 mod recv_loop;
 pub mod reference;
 mod stats;
+#[cfg(feature = "stream")]
+mod stream;
 mod tally;
 mod wake_tally;
 
@@ -174,6 +180,8 @@ pub use backend::{ALL_TOPICS, BusBackend, BusReceiver};
 pub use error::{BusError, RecvError, TryRecvError, normalize_capacity};
 pub use mask_table::MaskTable;
 pub use stats::{BATCH_LEN_BOUNDS, BusStats, BusStatsSnapshot};
+#[cfg(feature = "stream")]
+pub use stream::{BusStream, Lagged};
 pub use tally::PublishTally;
 pub use wake_tally::WakeTally;
 

@@ -11,6 +11,8 @@ pub use ron_bus::{
     ALL_TOPICS, BusBackend, BusError, BusReceiver, BusStats, BusStatsSnapshot, RecvError,
     TryRecvError, autotune_capacity,
 };
+#[cfg(feature = "stream")]
+pub use ron_bus::{BusStream, Lagged};
 use ron_bus_classic::{ClassicBus, ClassicReceiver};
 use ron_bus_soa::{SoaBus, SoaReceiver};
 
@@ -255,7 +257,38 @@ impl Subscriber {
     pub fn blocking_recv(&mut self) -> Result<KernelEvent, RecvError> {
         BusReceiver::blocking_recv(self)
     }
+
+    /// This subscriber as a `futures_core::Stream` of
+    /// `Result<KernelEvent, Lagged>` (feature `stream`): each event in
+    /// order, [`Lagged`] where it lost events, the end once the bus is
+    /// closed and drained. See [`BusStream`].
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use ron_kernel::bus::Bus;
+    /// use ron_kernel::KernelEvent;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let bus = Bus::new(64)?;
+    /// let mut healthy = bus
+    ///     .subscribe_with_interest(KernelEvent::HEALTH)
+    ///     .into_stream()
+    ///     .filter_map(|event| std::future::ready(event.ok()));
+    /// bus.publish(KernelEvent::health("api", true));
+    /// assert_eq!(healthy.next().await, Some(KernelEvent::health("api", true)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn into_stream(self) -> EventStream {
+        BusStream::new(self)
+    }
 }
+
+/// A [`Subscriber`] as a `futures_core::Stream` (feature `stream`).
+#[cfg(feature = "stream")]
+pub type EventStream = BusStream<KernelEvent, Subscriber>;
 
 impl BusReceiver<KernelEvent> for Subscriber {
     async fn recv(&mut self) -> Result<KernelEvent, RecvError> {

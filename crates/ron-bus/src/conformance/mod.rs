@@ -12,19 +12,22 @@
 //! and a property test against a `VecDeque` model), `Lagged(n)` then the
 //! oldest retained message, late subscribers, closing with drain, receiver
 //! drops, `publish_many`, interest masks (batches included), coalesced
-//! wake-ups, wakers of dropped receivers, `blocking_recv` and a multi-thread
-//! stress test.
+//! wake-ups, wakers of dropped receivers, `blocking_recv`, a subscriber as
+//! a `Stream` (the same items and lag accounting as `recv`, nothing lost
+//! while it waits) and a multi-thread stress test.
 //! [`conformance_payload_tests!`](crate::conformance_payload_tests) adds the
 //! cases about payload types: a `clone` or `drop` that panics (the bus
 //! stays usable, a receive whose `clone` panics consumes that message, and
 //! the stats count exactly what a publish cut short stored), and payloads
 //! too large to keep many of on a thread's stack.
 //!
-//! Enabled by the `conformance` feature (it brings proptest and tokio).
+//! Enabled by the `conformance` feature (it brings proptest and tokio, and
+//! turns on `stream`).
 
 mod cases;
 mod model;
 mod payloads;
+mod stream;
 mod stress;
 mod waker;
 
@@ -35,6 +38,7 @@ pub use payloads::{
     a_receive_whose_clone_panics_moves_past_the_message, large_payloads_batch_on_a_small_stack,
     panicking_payloads_leave_the_bus_usable,
 };
+pub use stream::{a_waiting_stream_is_woken_and_loses_nothing, stream_yields_what_recv_does};
 pub use stress::stress_exact_accounting;
 
 /// Instantiates every conformance test for a backend type implementing
@@ -61,6 +65,8 @@ macro_rules! conformance_tests {
             wakes_are_coalesced_and_counted,
             a_dropped_receiver_drops_its_waker,
             blocking_recv_works_from_a_plain_thread,
+            stream_yields_what_recv_does,
+            a_waiting_stream_is_woken_and_loses_nothing,
             matches_the_vecdeque_model,
             stress_exact_accounting,
         );
