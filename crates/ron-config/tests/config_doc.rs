@@ -7,8 +7,13 @@ use ron_config::{Config, ENV_KEYS, RON_CONFIG};
 
 #[test]
 fn every_key_and_variable_is_documented() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/CONFIG.md"))
-        .unwrap();
+    let doc_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/CONFIG.md");
+    // A packaged crate (`cargo package`) has no repository around it.
+    if !std::path::Path::new(doc_path).exists() {
+        eprintln!("skipped: {doc_path} is outside this package");
+        return;
+    }
+    let doc = std::fs::read_to_string(doc_path).unwrap();
     // Every key the defaults serialise to, as `section.key`.
     let defaults: toml::Table =
         toml::from_str(&toml::to_string(&Config::default()).unwrap()).unwrap();

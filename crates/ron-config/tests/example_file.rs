@@ -12,6 +12,11 @@ fn the_repository_example_loads() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../config/ron-kernel.toml"
     ));
+    // A packaged crate (`cargo package`) has no repository around it.
+    if !path.exists() {
+        eprintln!("skipped: {} is outside this package", path.display());
+        return;
+    }
     let config = Loader::new(Some(path))
         .env(Env::from_fn(|_| None))
         .load()

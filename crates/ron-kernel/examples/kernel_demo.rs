@@ -57,7 +57,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Start-up settings (address, bus, supervisor limits) come from this
     // first load; the live config below then follows every change.
-    let loader = Loader::new(Some(PathBuf::from(DEFAULT_CONFIG)));
+    // Outside the repository (a packaged crate) there is no example file:
+    // then only `RON_CONFIG` and the environment count.
+    let default_file = Some(PathBuf::from(DEFAULT_CONFIG)).filter(|path| path.exists());
+    if default_file.is_none() {
+        tracing::info!(
+            path = DEFAULT_CONFIG,
+            "no example config: defaults and RON_* only"
+        );
+    }
+    let loader = Loader::new(default_file);
     let file = loader.file();
     let config = loader.load()?;
     let metrics = Metrics::new(config.amnesia)?;

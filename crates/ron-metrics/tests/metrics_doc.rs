@@ -7,6 +7,11 @@ use ron_metrics::Metrics;
 #[test]
 fn every_exported_series_is_in_docs_metrics_md() {
     let doc_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/METRICS.md");
+    // A packaged crate (`cargo package`) has no repository around it.
+    if !std::path::Path::new(doc_path).exists() {
+        eprintln!("skipped: {doc_path} is outside this package");
+        return;
+    }
     let doc = std::fs::read_to_string(doc_path).unwrap();
     let metrics = Metrics::new(false).unwrap();
     // Labelled vectors export nothing until a child exists.
