@@ -114,7 +114,7 @@ fn main() {
         );
         perf(&format!("soa_vs_classic_fanout_{subs}"), ratio);
     }
-    // The seed's B1 gates: +20% at 4 subscribers / capacity 64, +30% at 16 / 128.
+    // The B1 gates: +20% at 4 subscribers / capacity 64, +30% at 16 / 128.
     for (subs, capacity) in [(4usize, 64usize), (16, 128)] {
         let (soa, classic, ratio) = fanout_ratio(subs, capacity, 400_000 / scale);
         println!(

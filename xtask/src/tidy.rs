@@ -71,7 +71,7 @@ const UNSAFE_ALLOWED: [&str; 2] = [
 ];
 
 #[test]
-fn unsafe_code_is_allowed_only_where_spec_allows_it() {
+fn unsafe_code_is_allowed_only_where_listed() {
     let mut offenders = Vec::new();
     let mut stack = vec![
         project_root().join("crates"),

@@ -2,7 +2,7 @@
 //! sample times both sides back to back (alternating which goes first), so
 //! a VM that switches between fast and slow states moves both alike. The
 //! table gives the median time per operation of each side and the median of
-//! the per-sample ratios, with issue 4's gates:
+//! the per-sample ratios, with the classic backend's gates:
 //!
 //! * `publish` with 0, 1, 4 idle subscribers: classic / raw ≤ 1.15;
 //! * `fanout` to 1, 4, 16 subscriber tasks: raw / classic time ≤ 1.15

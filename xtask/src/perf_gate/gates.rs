@@ -103,20 +103,16 @@ const WHY_ASYNC_BROADCAST: &str = "no slower than the other lossy broadcast chan
 const WHY_CROSSBEAM: &str = "one shared ring no slower than a bounded channel per subscriber";
 const WHY_BUS: &str =
     "goal only: `bus` is backpressured (it never loses a message), a different trade";
-const WHY_CLASSIC_PUBLISH: &str =
-    "issue 4: the classic wrapper adds at most 15 % to a raw tokio send";
-const WHY_CLASSIC_FANOUT: &str = "issue 4: classic delivers at least 1/1.15 of raw tokio's rate";
-const WHY_B1: &str =
-    "the seed's B1: +20 % over classic at 4 subscribers, +30 % at 16, on autotune's capacity";
-const WHY_SOA_BATCH: &str =
-    "the seed's A2: a batch claims its slots with one fetch_add and sweeps wake-ups once";
+const WHY_CLASSIC_PUBLISH: &str = "the classic wrapper adds at most 15 % to a raw tokio send";
+const WHY_CLASSIC_FANOUT: &str = "classic delivers at least 1/1.15 of raw tokio's rate";
+const WHY_B1: &str = "+20 % over classic at 4 subscribers, +30 % at 16, on autotune's capacity";
+const WHY_SOA_BATCH: &str = "a batch claims its slots with one fetch_add and sweeps wake-ups once";
 const WHY_EMPTY_PUBLISH: &str = "publishing with nobody listening costs at most half of classic's";
 const WHY_LAGGING: &str =
     "a subscriber that never reads does not slow the lock-free publisher down";
-const WHY_B2: &str =
-    "the seed's B2: a subscriber whose mask excludes the topic costs the publisher under 10 %";
+const WHY_B2: &str = "a subscriber whose mask excludes the topic costs the publisher under 10 %";
 const WHY_TAIL: &str = "the ring's wake-up path no worse in the tail than classic's";
-const WHY_CLASSIC_BATCH: &str = "the seed's A2; over tokio a batch still pays one send per message, so classic cannot reach it (docs/PERFORMANCE.md)";
+const WHY_CLASSIC_BATCH: &str = "the batch gate; over tokio a batch still pays one send per message, so classic cannot reach it (docs/PERFORMANCE.md)";
 
 /// Every gate, in the table's order. One gate a line: a table, so
 /// rustfmt leaves its columns alone.
