@@ -44,6 +44,8 @@
 mod error;
 mod snapshot;
 mod state;
+#[cfg(feature = "serde")]
+mod wire;
 
 pub use error::{HealthError, NameProblem};
 pub use snapshot::{

@@ -20,7 +20,15 @@ pub const MAX_SERVICE_NAME_LEN: usize = 128;
 /// The state of one service's readiness gate.
 ///
 /// Only [`ServiceState::Healthy`] passes the gate.
+///
+/// With the `serde` feature it (de)serializes as its [`as_str`](Self::as_str)
+/// word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[non_exhaustive]
 pub enum ServiceState {
     /// Registered, not yet reported healthy (the state a supervisor sets on start).
@@ -82,7 +90,16 @@ impl fmt::Display for Gate<'_> {
 ///
 /// Obtain one from [`HealthState::snapshot`](crate::HealthState::snapshot) to
 /// read, or change one inside [`HealthState::set`](crate::HealthState::set).
+///
+/// With the `serde` feature it (de)serializes as
+/// `{"config_loaded": true, "services": {"api": "healthy"}}`; deserializing
+/// checks every service name as [`set_service`](Self::set_service) does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "crate::wire::SnapshotFields")
+)]
 pub struct HealthSnapshot {
     config_loaded: bool,
     /// Keyed by validated name; a `BTreeMap` so every listing is sorted.

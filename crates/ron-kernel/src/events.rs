@@ -4,7 +4,19 @@ use std::sync::Arc;
 
 /// An event on the kernel bus. Cheap to clone (shared strings), since the bus
 /// clones it once per delivery.
+///
+/// Non-exhaustive: a new kind of event is not a breaking change, so a
+/// `match` needs a wildcard arm.
+///
+/// With the `serde` feature it (de)serializes internally tagged:
+/// `{"kind": "health", "service": "api", "ok": true}`, `{"kind": "shutdown"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
+#[non_exhaustive]
 pub enum KernelEvent {
     /// A service reported its health.
     Health {

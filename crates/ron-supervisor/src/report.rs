@@ -4,7 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Something that happened to a supervised child.
+///
+/// With the `serde` feature it (de)serializes internally tagged,
+/// `{"event": "crashed", "service": "db", "reason": "...", "restart_in": {"secs": 1, "nanos": 0}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "event", rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum SupervisorEvent {
     /// The child was started (first start or restart).
@@ -84,6 +92,11 @@ pub enum SupervisorEvent {
 
 /// Why a supervisor stopped its children for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum StopCause {
     /// Shutdown was requested through the cancellation token.
     Shutdown,
@@ -93,6 +106,11 @@ pub enum StopCause {
 
 /// How a child stopped (at shutdown, after give-up, or for a sibling).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum StopKind {
     /// It finished within its shutdown timeout.

@@ -212,7 +212,16 @@ impl BusStats {
 }
 
 /// A copy of a bus's counters at one instant.
+///
+/// With the `serde` feature it (de)serializes as a map of its fields; a
+/// field missing on input is 0 (empty buckets), so a snapshot written
+/// before a counter was added still reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 #[non_exhaustive]
 pub struct BusStatsSnapshot {
     /// Messages published (single and batched).
