@@ -4,23 +4,24 @@
 //! errors.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, WatchFailure};
 use crate::resolve::{WatchSet, watch_set};
 
 /// What the watcher thread tells the reload task.
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
     changed: Notify,
-    errors: AtomicU64,
-    /// The latest error's text; older ones are only counted.
-    last_error: Mutex<Option<String>>,
+    /// The watcher's errors since the last look: how many, and the latest
+    /// (older ones are only counted). One lock for both, so a count above
+    /// zero always comes with its error; never held across an await.
+    errors: Mutex<(u64, Option<notify::Error>)>,
 }
 
 impl Signal {
@@ -39,10 +40,10 @@ impl Signal {
                 // The reload task warns once per batch (reason `watch`);
                 // each error is only a debug line here.
                 tracing::debug!(%error, "configuration watcher failed; re-arming it");
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.last_error.lock() {
-                    *last = Some(error.to_string());
-                }
+                let mut errors = self.errors.lock();
+                errors.0 += 1;
+                errors.1 = Some(error);
+                drop(errors);
                 self.changed.notify_one();
             }
         }
@@ -55,19 +56,13 @@ impl Signal {
         self.changed.notified().await;
     }
 
-    /// The errors since the last call: how many, and the latest's text.
-    pub(crate) fn take_errors(&self) -> Option<(u64, String)> {
-        let count = self.errors.swap(0, Ordering::Relaxed);
-        if count == 0 {
-            return None;
-        }
-        let last = self
-            .last_error
-            .lock()
-            .ok()
-            .and_then(|mut last| last.take())
-            .unwrap_or_default();
-        Some((count, last))
+    /// The errors since the last call, if any, as one: how many, and the
+    /// latest as its source.
+    pub(crate) fn take_errors(&self) -> Option<WatchFailure> {
+        let mut errors = self.errors.lock();
+        let count = std::mem::take(&mut errors.0);
+        let last = errors.1.take()?;
+        Some(WatchFailure::Repeated { count, last })
     }
 }
 
@@ -130,7 +125,7 @@ pub(crate) fn rearm(
     }
     Err(ConfigError::Watch {
         path: file.to_owned(),
-        message: "the path kept changing while it was being watched".to_owned(),
+        source: Box::new(WatchFailure::KeptChanging),
     })
 }
 
@@ -145,19 +140,19 @@ fn arm(
 ) -> Result<notify::RecommendedWatcher, ConfigError> {
     let sink = Arc::clone(signal);
     let mut watcher = notify::recommended_watcher(move |result| sink.deliver(result))
-        .map_err(|e| watch_error(file, &e))?;
+        .map_err(|e| watch_error(file, e))?;
     for dir in set.dirs() {
         watcher
             .watch(dir, RecursiveMode::NonRecursive)
-            .map_err(|e| watch_error(dir, &e))?;
+            .map_err(|e| watch_error(dir, e))?;
     }
     Ok(watcher)
 }
 
-fn watch_error(path: &Path, error: &notify::Error) -> ConfigError {
+fn watch_error(path: &Path, error: notify::Error) -> ConfigError {
     ConfigError::Watch {
         path: path.to_owned(),
-        message: error.to_string(),
+        source: Box::new(error),
     }
 }
 

@@ -1,34 +1,39 @@
 //! [`ConfigError`]: why a configuration was not loaded.
+//!
+//! A message says what failed and where; the underlying error is its
+//! `source()`, never repeated in the message, so a report that walks the
+//! chain (anyhow's `{:#}`, eyre) prints each cause once.
 
+use std::error::Error;
+use std::fmt;
 use std::path::PathBuf;
 
 use crate::validate::Problem;
 
 /// Why a configuration could not be loaded (or reloaded). A reload that
 /// fails changes nothing: the last good configuration stays.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Display` says what failed and where; the underlying error, if any, is
+/// the [`source`](Error::source) and is not repeated in the message.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read (missing, unreadable, not UTF-8).
-    #[error("cannot read config file {}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        #[source]
         source: std::io::Error,
     },
     /// The file is empty (no bytes, or only whitespace): what a truncating
     /// writer or a full disk leaves behind, never a configuration. A file
     /// meant to hold the defaults says so with a comment.
-    #[error("config file {} is empty; keeping the last good configuration (a file of defaults needs at least a comment)", path.display())]
     Empty {
         /// The file.
         path: PathBuf,
     },
     /// The path names something other than a regular file (a directory, a
     /// FIFO, a device, a socket), which is never read.
-    #[error("config file {} is a {kind}, not a regular file", path.display())]
     NotAFile {
         /// The path.
         path: PathBuf,
@@ -37,7 +42,6 @@ pub enum ConfigError {
     },
     /// The file is larger than the cap (
     /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)); it is not read.
-    #[error("config file {} is larger than {limit} bytes", path.display())]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -45,8 +49,9 @@ pub enum ConfigError {
         limit: u64,
     },
     /// The file is not valid TOML for a [`Config`](crate::Config): a syntax
-    /// error, a wrong type, an unknown field.
-    #[error("{}:{line}:{column}: {message}", path.display())]
+    /// error, a wrong type, an unknown field. What the parser says is the
+    /// source, a [`toml::de::Error`] ([`message`](toml::de::Error::message)
+    /// for its one-line text).
     Parse {
         /// The file.
         path: PathBuf,
@@ -54,25 +59,26 @@ pub enum ConfigError {
         line: usize,
         /// 1-based column (in characters) of the error.
         column: usize,
-        /// What the parser says.
-        message: String,
+        /// The parser's error (boxed: it is large, and errors travel in
+        /// every `Result` of the crate).
+        source: Box<toml::de::Error>,
     },
     /// The values are readable but wrong: every problem, each with its field
     /// path (or environment variable).
-    #[error("invalid configuration: {}", join(problems))]
     Invalid {
         /// Every problem found.
         problems: Vec<Problem>,
     },
     /// The file's directory could not be watched, or the watcher failed
     /// (then it is re-armed and the file reloaded).
-    #[error("cannot watch {}: {message}", path.display())]
     Watch {
         /// The directory that could not be watched, or the configuration
         /// file when the watcher itself failed (or no runtime was running).
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// What went wrong: a [`notify::Error`] (directly, or as the source
+        /// of a count of repeated watcher errors), or
+        /// [`tokio::runtime::TryCurrentError`] when no runtime was running.
+        source: Box<dyn Error + Send + Sync>,
     },
 }
 
@@ -100,10 +106,100 @@ impl ConfigError {
     }
 }
 
-fn join(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { path, .. } => {
+                write!(f, "cannot read config file {}", path.display())
+            }
+            ConfigError::Empty { path } => write!(
+                f,
+                "config file {} is empty; keeping the last good configuration (a file of defaults needs at least a comment)",
+                path.display()
+            ),
+            ConfigError::NotAFile { path, kind } => {
+                write!(
+                    f,
+                    "config file {} is a {kind}, not a regular file",
+                    path.display()
+                )
+            }
+            ConfigError::TooLarge { path, limit } => {
+                write!(
+                    f,
+                    "config file {} is larger than {limit} bytes",
+                    path.display()
+                )
+            }
+            ConfigError::Parse {
+                path, line, column, ..
+            } => write!(
+                f,
+                "{}:{line}:{column}: not a valid configuration",
+                path.display()
+            ),
+            ConfigError::Invalid { problems } => {
+                f.write_str("invalid configuration: ")?;
+                for (i, problem) in problems.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{problem}")?;
+                }
+                Ok(())
+            }
+            ConfigError::Watch { path, .. } => write!(f, "cannot watch {}", path.display()),
+        }
+    }
+}
+
+// By hand rather than derived: the parse error's source is the boxed
+// `toml::de::Error` itself (a derive would expose the `Box`, which a
+// `downcast_ref::<toml::de::Error>()` does not find).
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            ConfigError::Parse { source, .. } => Some(&**source),
+            ConfigError::Watch { source, .. } => Some(&**source),
+            ConfigError::Empty { .. }
+            | ConfigError::NotAFile { .. }
+            | ConfigError::TooLarge { .. }
+            | ConfigError::Invalid { .. } => None,
+        }
+    }
+}
+
+/// The watcher's own failures that are not one `notify` error.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WatchFailure {
+    /// Every walk of the path found a different set of directories.
+    #[error("the path kept changing while it was being watched")]
+    KeptChanging,
+    /// The watcher failed `count` times since the last look; the last
+    /// error is the source.
+    #[error("{count} watcher error(s), the last")]
+    Repeated {
+        /// How many.
+        count: u64,
+        /// The last one.
+        #[source]
+        last: notify::Error,
+    },
+}
+
+/// An error and each of its sources, `: `-separated (anyhow's `{:#}`), for
+/// log lines that print one field.
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
 }

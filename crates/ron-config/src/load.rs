@@ -112,7 +112,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             path: path.to_owned(),
             line,
             column,
-            message: error.message().trim().to_owned(),
+            source: Box::new(error),
         }
     })
 }
@@ -136,9 +136,9 @@ mod tests {
             Err(ConfigError::Parse {
                 line,
                 column,
-                message,
+                source,
                 ..
-            }) => (line, column, message),
+            }) => (line, column, source.message().to_owned()),
             other => panic!("{other:?}"),
         }
     }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::dirwatch::{Armed, Signal, rearm};
-use crate::error::ConfigError;
+use crate::error::{Chain, ConfigError};
 use crate::load::Loader;
 use crate::model::Config;
 use crate::read::{Stamp, stamp};
@@ -220,7 +220,7 @@ impl LiveConfig {
     ) -> Result<(Self, Arc<Signal>), ConfigError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| ConfigError::Watch {
             path: loader.file().unwrap_or_default(),
-            message: format!("LiveConfig::start needs a tokio runtime: {e}"),
+            source: Box::new(e),
         })?;
         let reloader = Reloader::start(loader, Box::new(listener))?;
         let current = Arc::clone(&reloader.current);
@@ -394,12 +394,12 @@ impl Reloader {
     /// refusal, reason `watch`, for the incident: a re-arm failing right
     /// after is not counted again); returns whether there were any.
     fn report_watcher_errors(&mut self) -> bool {
-        let Some((count, last)) = self.signal.take_errors() else {
+        let Some(failure) = self.signal.take_errors() else {
             return false;
         };
         let error = ConfigError::Watch {
             path: self.loader.file().unwrap_or_default(),
-            message: format!("{count} watcher error(s), the last: {last}"),
+            source: Box::new(failure),
         };
         self.reject(error);
         self.watch_failing = true;
@@ -413,7 +413,7 @@ impl Reloader {
     /// still finds changes).
     fn watch_failed(&mut self, error: ConfigError) {
         if self.watch_failing {
-            tracing::debug!(%error, "configuration watch still cannot be armed");
+            tracing::debug!(error = %Chain(&error), "configuration watch still cannot be armed");
         } else {
             self.watch_failing = true;
             self.reject(error);
@@ -439,7 +439,7 @@ impl Reloader {
     }
 
     fn reject(&self, error: ConfigError) {
-        tracing::warn!(%error, reason = error.reason(), "configuration rejected; keeping the last good one");
+        tracing::warn!(error = %Chain(&error), reason = error.reason(), "configuration rejected; keeping the last good one");
         self.listener.on_reload(&ReloadEvent::Rejected {
             error: Arc::new(error),
         });
@@ -584,7 +584,7 @@ mod tests {
         let mut reloader = Reloader::start(loader, listener).unwrap();
         let failed_re_arm = || ConfigError::Watch {
             path: path.clone(),
-            message: "inotify watch limit reached".to_owned(),
+            source: Box::new(notify::Error::generic("inotify watch limit reached")),
         };
         // What `look` does when the watcher failed and so did the re-arm
         // (which cannot be made to fail here: the tests run as root).
@@ -634,7 +634,12 @@ mod tests {
         match next().await {
             ReloadEvent::Rejected { error } => {
                 assert_eq!(error.reason(), "watch");
-                assert!(error.to_string().contains("again"), "{error}");
+                // The count, then notify's own error, each once.
+                let chain = Chain(&*error).to_string();
+                assert!(
+                    chain.ends_with(": 2 watcher error(s), the last: inotify read failed again"),
+                    "{chain}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -15,7 +15,7 @@ fn assert_located(error: &ConfigError, text: &str) {
         ConfigError::Parse {
             line,
             column,
-            message,
+            source,
             ..
         } => {
             assert!(
@@ -23,7 +23,7 @@ fn assert_located(error: &ConfigError, text: &str) {
                 "line {line} in {text:?}"
             );
             assert!(*column >= 1, "column {column}");
-            assert!(!message.is_empty());
+            assert!(!source.message().is_empty());
         }
         ConfigError::Invalid { problems } => {
             assert!(!problems.is_empty());
