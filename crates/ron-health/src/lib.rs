@@ -20,26 +20,6 @@
 //! Reads are lock-free and return one consistent [`HealthSnapshot`]; a write
 //! edits a copy inside [`HealthState::set`] and publishes it whole. Nothing
 //! here is async, so no lock can be held across an `.await`.
-//!
-//! # Example
-//!
-//! ```
-//! use std::sync::Arc;
-//! use ron_health::{HealthState, ServiceState};
-//!
-//! let health = Arc::new(HealthState::new());
-//! health.set(|s| s.set_service("api", ServiceState::Starting))?;
-//! health.set(|s| s.set_config_loaded(true));
-//! assert_eq!(health.missing(), ["api"]);
-//!
-//! health.set(|s| s.set_service("api", ServiceState::Healthy))?;
-//! assert!(health.all_ready());
-//!
-//! // One line per gate, as `/readyz?verbose` prints them.
-//! let lines: Vec<String> = health.snapshot().gates().map(|g| g.to_string()).collect();
-//! assert_eq!(lines, ["api: healthy", "config_loaded: loaded"]);
-//! # Ok::<(), ron_health::HealthError>(())
-//! ```
 
 mod error;
 mod snapshot;

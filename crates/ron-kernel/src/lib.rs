@@ -19,35 +19,6 @@
 //! * [`supervisor`]: OTP-style supervision (from `ron-supervisor`) and the
 //!   [`KernelReporter`](supervisor::KernelReporter) that puts its events on
 //!   the bus, in the metrics and on the readiness gates.
-//!
-//! # Features
-//!
-//! * `axum`: [`Metrics::router`](ron_metrics::Metrics), the endpoints as an
-//!   `axum::Router` to merge into an axum app or nest under a prefix
-//!   (forwards `ron-metrics/axum`; see the `axum_service` example).
-//!
-//! # Example
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use ron_kernel::health::ServiceState;
-//! use ron_kernel::{HealthState, Metrics, wait_for_ctrl_c};
-//!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let metrics = Metrics::new(false)?;
-//!     let health = Arc::new(HealthState::new());
-//!     let (server, addr) = metrics.serve("127.0.0.1:9600".parse()?, Arc::clone(&health)).await?;
-//!     println!("metrics listening on http://{addr}");
-//!
-//!     health.set(|s| s.set_config_loaded(true));
-//!     health.set(|s| s.set_service("api", ServiceState::Healthy))?;
-//!
-//!     wait_for_ctrl_c().await?;
-//!     server.shutdown().await?;
-//!     Ok(())
-//! }
-//! ```
 
 pub mod bus;
 pub mod config;

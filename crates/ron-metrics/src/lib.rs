@@ -16,33 +16,6 @@
 //! [`Metrics::service`] gives them as a socket-free [`MetricsService`] (a
 //! tower and a hyper service) and, with the `axum` feature, `Metrics::router`
 //! as an `axum::Router` to merge or nest under a prefix.
-//!
-//! # Features
-//!
-//! * `tls`: `Metrics::serve_tls`, the same endpoints over rustls.
-//! * `axum`: `Metrics::router` and `MetricsService::into_router`.
-//!
-//! # Example
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//! use ron_health::{HealthState, ServiceState};
-//! use ron_metrics::Metrics;
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let metrics = Metrics::new(false)?;
-//! let health = Arc::new(HealthState::new());
-//! let (server, addr) = metrics.serve("127.0.0.1:9600".parse()?, Arc::clone(&health)).await?;
-//! println!("metrics listening on http://{addr}");
-//!
-//! health.set(|s| s.set_config_loaded(true));
-//! health.set(|s| s.set_service("api", ServiceState::Healthy))?;
-//! // ... /readyz now answers 200 `ready` ...
-//! server.shutdown().await?;
-//! # Ok(())
-//! # }
-//! ```
 
 mod bus;
 mod error;
