@@ -83,11 +83,7 @@ fn two_buses_are_two_labelled_series_and_promtool_clean() {
         "{text}"
     );
     // Process-wide: one series, whatever the number of buses.
-    assert_eq!(
-        samples(&text, "bus_autotune_warn_total").len(),
-        1,
-        "{text}"
-    );
+    assert_eq!(samples(&text, "bus_autotune_warn_total").len(), 1, "{text}");
     // Each family is described once, not once per bus.
     assert_eq!(
         text.matches("# TYPE bus_published_total counter").count(),
@@ -118,7 +114,10 @@ fn a_bus_is_registered_next_to_the_applications_own_series() {
     }
     let text = metrics.render().unwrap();
     assert!(text.contains("app_jobs_total 1"), "{text}");
-    assert!(text.contains(r#"bus_published_total{bus="jobs"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"bus_published_total{bus="jobs"} 1"#),
+        "{text}"
+    );
     promtool_check(&text);
 
     // The canonical series exist once per registry.
@@ -137,7 +136,8 @@ fn a_registry_that_already_exports_process_series_keeps_them_once() {
     let metrics = Metrics::with_registry(registry, false).unwrap();
     let text = metrics.render().unwrap();
     assert_eq!(
-        text.matches("# TYPE process_cpu_seconds_total counter").count(),
+        text.matches("# TYPE process_cpu_seconds_total counter")
+            .count(),
         1,
         "{text}"
     );
