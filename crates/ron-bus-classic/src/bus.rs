@@ -2,9 +2,11 @@
 //! channels of the interest masks it matches.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+
+use parking_lot::{RwLock, RwLockReadGuard};
 
 use ron_bus::{
     ALL_TOPICS, BusBackend, BusError, BusStats, MaskTable, PublishTally, normalize_capacity,
@@ -138,12 +140,9 @@ impl<T: Clone + Send + Sync + 'static> ClassicBus<T> {
     }
 
     /// The narrower masks' channels, read-locked (a payload's panic under
-    /// the lock poisons nothing the lock guards: the table is intact).
+    /// the lock leaves the table intact; parking_lot's lock does not poison).
     fn narrow(&self) -> RwLockReadGuard<'_, MaskTable<broadcast::Sender<T>>> {
-        self.shared
-            .narrow
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.narrow.read()
     }
 }
 
@@ -246,11 +245,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ClassicBus<T> {
             return self.subscribe();
         }
         let live = self.count_receiver();
-        let mut narrow = self
-            .shared
-            .narrow
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut narrow = self.shared.narrow.write();
         let mut created = None;
         let sender = narrow.subscribe(mask, broadcast::Sender::receiver_count, || {
             let (sender, rx) = broadcast::channel(self.shared.capacity);

@@ -8,9 +8,11 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
 pub(crate) use loom::sync::{Arc, Mutex, RwLock};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
+pub(crate) use parking_lot::{Mutex, RwLock};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Arc, Mutex, RwLock};
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, fence};
 
 /// `UnsafeCell` with loom's closure API, so loom can track every access.
 #[cfg(loom)]
@@ -41,10 +43,15 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// Locks a mutex, ignoring poisoning: the data behind our locks (waker lists,
-/// ring lists) stays consistent across a panic in a caller's waker.
+/// Locks a mutex. The data behind our locks (waker lists, ring lists) stays
+/// consistent across a panic in a caller's waker, so a lock a panic
+/// unwound through is still good: parking_lot's locks do not poison, and
+/// loom's poisoning is ignored.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
+    #[cfg(loom)]
+    return mutex.lock().unwrap_or_else(|e| e.into_inner());
+    #[cfg(not(loom))]
+    mutex.lock()
 }
 
 /// One step of a short spin-wait (loom: let another thread run).
@@ -56,12 +63,18 @@ pub(crate) fn spin() {
     std::hint::spin_loop();
 }
 
-/// Read-locks, ignoring poisoning (the ring lists stay consistent).
+/// Read-locks (the ring lists stay consistent across a panic: as [`lock`]).
 pub(crate) fn read<T>(rwlock: &RwLock<T>) -> impl std::ops::Deref<Target = T> + '_ {
-    rwlock.read().unwrap_or_else(|e| e.into_inner())
+    #[cfg(loom)]
+    return rwlock.read().unwrap_or_else(|e| e.into_inner());
+    #[cfg(not(loom))]
+    rwlock.read()
 }
 
-/// Write-locks, ignoring poisoning (the ring lists stay consistent).
+/// Write-locks (the ring lists stay consistent across a panic: as [`lock`]).
 pub(crate) fn write<T>(rwlock: &RwLock<T>) -> impl std::ops::DerefMut<Target = T> + '_ {
-    rwlock.write().unwrap_or_else(|e| e.into_inner())
+    #[cfg(loom)]
+    return rwlock.write().unwrap_or_else(|e| e.into_inner());
+    #[cfg(not(loom))]
+    rwlock.write()
 }

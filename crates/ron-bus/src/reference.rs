@@ -9,7 +9,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
 use crate::{
@@ -81,8 +83,9 @@ impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // A payload's `clone` or `drop` may panic under this lock; every
         // change under it leaves the state consistent at each point where
-        // one runs (see `deliver`), so a poisoned lock is still good.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        // one runs (see `deliver`), so the lock (parking_lot's, which does
+        // not poison) is simply released by the unwind.
+        self.state.lock()
     }
 }
 

@@ -1,7 +1,9 @@
 //! [`HealthState`]: the shared, concurrently readable home of the gates.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use arc_swap::ArcSwap;
 
@@ -54,12 +56,9 @@ impl HealthState {
     ///
     /// If `f` panics, nothing is published and the state stays usable.
     pub fn set<R>(&self, f: impl FnOnce(&mut HealthSnapshot) -> R) -> R {
-        // Poisoning can only come from a panic in `f`, which happens before the
-        // store below, so the published snapshot is intact: keep going.
-        let _writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A panic in `f` happens before the store below, so the published
+        // snapshot stays intact and the (non-poisoning) lock is just released.
+        let _writer = self.writer.lock();
         let mut next = HealthSnapshot::clone(&self.current.load());
         let out = f(&mut next);
         self.current.store(Arc::new(next));

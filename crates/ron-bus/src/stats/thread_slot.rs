@@ -8,7 +8,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+
+use parking_lot::Mutex;
 
 /// Slots available; threads beyond this many at once share a fallback.
 pub(crate) const SLOTS: usize = 64;
@@ -37,9 +38,7 @@ impl Drop for Release {
         // Stop using the slot before another thread can take it; later
         // writes from this thread's remaining destructors use the fallback.
         let _ = SLOT.try_with(|slot| slot.set(NO_SLOT));
-        FREE.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(self.0);
+        FREE.lock().push(self.0);
     }
 }
 
@@ -56,16 +55,12 @@ pub(crate) fn current() -> usize {
 
 #[cold]
 fn assign() -> usize {
-    let taken = FREE
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .pop()
-        .or_else(|| {
-            NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < SLOTS).then_some(n + 1)
-            })
-            .ok()
-        });
+    let taken = FREE.lock().pop().or_else(|| {
+        NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < SLOTS).then_some(n + 1)
+        })
+        .ok()
+    });
     let slot = match taken {
         // Only keep a slot whose release at thread exit is arranged.
         Some(slot)
@@ -76,9 +71,7 @@ fn assign() -> usize {
             slot
         }
         Some(slot) => {
-            FREE.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(slot);
+            FREE.lock().push(slot);
             NO_SLOT
         }
         None => NO_SLOT,
@@ -105,7 +98,7 @@ mod tests {
 
     #[test]
     fn live_threads_never_share_a_slot_and_exited_ones_give_theirs_back() {
-        let _many = MANY_THREADS.lock().unwrap_or_else(PoisonError::into_inner);
+        let _many = MANY_THREADS.lock();
         for _round in 0..3 {
             // 16 threads alive at once: all distinct (or without a slot).
             let barrier = Arc::new(Barrier::new(16));
