@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts, PullingGauge};
+use prometheus::{Histogram, HistogramOpts, PullingGauge};
 use ron_health::{HealthState, ServiceState};
 use ron_metrics::{Metrics, ScrapeCounter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -73,13 +73,7 @@ fn full_registry() -> Metrics {
         batch_len.observe(len);
     }
     metrics.register(Box::new(batch_len)).unwrap();
-    let autotune = IntCounterVec::new(
-        Opts::new("bus_autotune_warn_total", "Stand-in."),
-        &["reason"],
-    )
-    .unwrap();
-    autotune.with_label_values(&["cap_gt_256"]).inc();
-    metrics.register(Box::new(autotune)).unwrap();
+    // `bus_autotune_warn_total` is process-wide: `Metrics::new` exports it.
     metrics.inc_config_reload();
     metrics.inc_config_reload_error("parse");
     for service in ["api", "db", "cache", "worker", "scheduler"] {
