@@ -19,6 +19,12 @@
 //! * [`supervisor`]: OTP-style supervision (from `ron-supervisor`) and the
 //!   [`KernelReporter`](supervisor::KernelReporter) that puts its events on
 //!   the bus, in the metrics and on the readiness gates.
+//!
+//! Optional features: `axum` (above); `stream`, a [`bus::Subscriber`] as a
+//! `futures_core::Stream` of `Result<KernelEvent, Lagged>`
+//! (`Subscriber::into_stream`); `serde`, `Serialize`/`Deserialize` for
+//! [`KernelEvent`], the health snapshot, the bus statistics snapshot and the
+//! supervisor's events.
 
 pub mod bus;
 pub mod config;

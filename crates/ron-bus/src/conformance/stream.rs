@@ -29,10 +29,12 @@ fn poll_next<S: Stream + Unpin>(probe: &Probe, stream: &mut S) -> Poll<Option<S:
     probe.poll(Pin::new(&mut next))
 }
 
-/// Two subscribers of one bus, one read with `recv`, one as a stream, see
-/// the same sequence of messages and lag reports, under lag and to the
-/// close; the stream ends where `recv` says `Closed`, stays ended, and the
-/// `receiver_lag` stat counts both subscribers' losses alike.
+/// Two subscribers of one bus, one read with its own receives (`try_recv`
+/// in rounds, `recv` at the close), one as a stream (which parks in `recv`
+/// between rounds), see the same sequence of messages and lag reports,
+/// under lag and to the close; the stream ends where `recv` says `Closed`,
+/// stays ended, and the `receiver_lag` stat counts both subscribers'
+/// losses alike.
 pub fn stream_yields_what_recv_does<B: BusBackend<u64>>() {
     let bus: B = B::with_capacity(4).unwrap();
     let mut rx = bus.subscribe();
