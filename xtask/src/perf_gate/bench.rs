@@ -4,13 +4,16 @@ use crate::cmd::{cargo, show};
 
 /// Every bench target perf-gate runs, in order: (package, bench). Each
 /// prints `perf\t...` lines for [`super::parse`].
-pub const BENCHES: [(&str, &str); 3] = [
+pub const BENCHES: [(&str, &str); 4] = [
     // Every library side by side: fan-out, latency, publish cost.
     ("ron-benches", "comparables"),
     // SoA against classic, interleaved sample by sample: the gated ratios.
     ("ron-benches", "vs_classic"),
     // Classic against raw tokio broadcast, interleaved.
     ("ron-bus-classic", "ratios"),
+    // How cost grows with subscribers, masks and churn; memory per
+    // subscriber and per slot (both backends).
+    ("ron-benches", "scaling"),
 ];
 
 /// Runs one bench target with `extra` arguments after `--` and returns its

@@ -1,8 +1,9 @@
 //! `cargo xtask perf-gate [--quick]`: runs the bus benchmarks (the
 //! comparables harness and SoA against classic in the top-level `benches/`
-//! package, classic against raw tokio in `ron-bus-classic`), reads the
-//! ratios each measured side by side in one run, checks them against the
-//! gates, prints the table, and writes `target/perf-gate/report.md` and
+//! package, classic against raw tokio in `ron-bus-classic`, and how cost
+//! grows with subscribers, masks and churn in `benches/scaling.rs`), reads
+//! the ratios each measured side by side in one run, checks them against
+//! the gates, prints the table, and writes `target/perf-gate/report.md` and
 //! `target/perf-gate/fanout.svg`.
 //!
 //! Full mode fails when a gate fails. `--quick` runs smaller samples and
@@ -11,13 +12,15 @@
 //!
 //! One module per job: [`bench`](mod@bench) runs the targets, [`parse`] reads their
 //! machine lines, [`gates`] holds the gate table and checks it, [`report`]
-//! and [`chart`] write the outputs.
+//! and [`chart`] write the outputs ([`scaling`] reads and renders the
+//! scaling bench's table).
 
 mod bench;
 mod chart;
 mod gates;
 mod parse;
 mod report;
+mod scaling;
 
 use std::fs;
 
@@ -65,6 +68,7 @@ pub fn run(quick: bool) -> Result<(), String> {
     let verdicts = gates::evaluate(&measured);
     let table = gates::render_table(&verdicts);
     println!("{table}");
+    println!("{}", measured.scaling.table());
     fs::write(dir.join("fanout.svg"), chart::chart(&measured))
         .map_err(|e| format!("cannot write the chart: {e}"))?;
     fs::write(

@@ -14,6 +14,8 @@ pub struct Measured {
     pub publish: BTreeMap<(String, String), f64>,
     /// ratio key → median ratio.
     pub ratios: BTreeMap<String, f64>,
+    /// The scaling bench's figures (`perf\tscaling\t...`).
+    pub scaling: super::scaling::Scaling,
 }
 
 /// Adds the `perf\t...` lines of one bench's `output` to `into`; other
@@ -43,6 +45,7 @@ pub fn parse(output: &str, into: &mut Measured) {
                     into.ratios.insert((*key).to_owned(), value);
                 }
             }
+            ["perf", "scaling", rest @ ..] => into.scaling.add(rest),
             _ => {}
         }
     }

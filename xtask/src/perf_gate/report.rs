@@ -66,6 +66,11 @@ pub fn report(m: &Measured, table: &str, quick: bool) -> String {
             ns("batch")
         );
     }
+    let scaling = m.scaling.table();
+    if !scaling.is_empty() {
+        out.push_str("\n## How cost grows (both backends, capacity 1024, `u64` payload; `benches/scaling.rs`)\n\n");
+        out.push_str(&scaling);
+    }
     out.push_str("\n![fan-out](fanout.svg)\n");
     out
 }
