@@ -11,12 +11,22 @@
 //! * fan-out: one publisher thread, 1 to 16 subscriber OS threads in a
 //!   blocking receive, capacity 1024, deliveries per second (lossy channels
 //!   count only deliveries; `bus` and `disruptor` are backpressured, so they
-//!   deliver everything; disruptor's consumers busy-spin; the crossbeam
-//!   fan-out is one bounded channel per subscriber fed with `try_send`,
-//!   which drops the newest message when a subscriber is full);
+//!   deliver everything; the crossbeam fan-out is one bounded channel per
+//!   subscriber fed with `try_send`, which drops the newest message when a
+//!   subscriber is full);
 //! * latency: one subscriber, the publisher stamps each message with the
 //!   time it sent it and paces sends 20 µs apart; p50 and p99 of the
 //!   receive time minus the stamp.
+//!
+//! How each library is driven, each the way its documentation recommends
+//! when threads outnumber cores (2 cores here): the ron-bus backends,
+//! tokio's broadcast, async-broadcast (`recv_blocking`), crossbeam and
+//! `bus` (`iter()`) in their own blocking receive, which spins briefly and
+//! then parks the thread; disruptor with one `EventPoller` per subscriber
+//! on the harness's threads, taking every ready event per poll and backing
+//! off spin-then-yield when none is (its managed consumers busy-spin, a
+//! core each, and collapse once they outnumber the cores), its producer
+//! backing off the same way while the ring is full.
 //!
 //! Every round runs every library once, in rotating order; the tables give
 //! medians over the rounds. Latency runs in blocks of 2,000 probes, every
@@ -38,11 +48,10 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::time::Instant;
 
 use ron_benches::harness::{
-    LATENCY_GAP, Next, backend_fanout, backend_latency, count_until_closed, latencies_until_closed,
-    now_ns, paced, run_fanout, run_latency, time_ns,
+    Next, backend_fanout, backend_latency, count_until_closed, latencies_until_closed, now_ns,
+    run_fanout, run_latency, time_ns,
 };
 use ron_benches::{median, percentile};
 use ron_bus::BusBackend;
@@ -51,7 +60,8 @@ use ron_bus_soa::SoaBus;
 
 const CAPACITY: usize = 1024;
 const SUBSCRIBERS: [usize; 5] = [1, 2, 4, 8, 16];
-/// Latency probes per block (40 ms at the 20 µs pacing, [`LATENCY_GAP`]).
+/// Latency probes per block (40 ms at the harness's 20 µs pacing,
+/// `ron_benches::harness::LATENCY_GAP`).
 const LATENCY_BLOCK: u64 = 2_000;
 /// Messages per batch in the batch-publish scenario.
 const BATCH: u64 = 64;
@@ -271,52 +281,116 @@ struct Slot {
     value: u64,
 }
 
-impl Contender for Disruptor {
-    const NAME: &'static str = "disruptor (backpressured)";
-    fn fanout(subs: usize, messages: u64) -> f64 {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        let delivered = std::sync::Arc::new(AtomicU64::new(0));
+/// A disruptor consumer: an `EventPoller` on a thread of the harness's.
+type Poller = disruptor::EventPoller<Slot, disruptor::SingleProducerBarrier>;
+
+/// Spin-then-yield wait for the disruptor's pollers and producer. The
+/// crate's busy-spinning managed consumers own a core each; with more
+/// threads than cores a spinning waiter starves the thread it waits for,
+/// so after a few spins (the other side is usually nanoseconds away) the
+/// waiter gives its core up.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    /// Spins for 1, 2, 4 ... 32 hints on the first six calls, then yields.
+    fn snooze(&mut self) {
+        if self.0 < 6 {
+            for _ in 0..1 << self.0 {
+                std::hint::spin_loop();
+            }
+            self.0 += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Disruptor {
+    /// A single-producer disruptor of [`CAPACITY`] with `subs` event
+    /// pollers (the wait strategy is the managed consumers'; pollers have
+    /// none, they back off in [`Self::poll_all`]).
+    fn open(
+        subs: usize,
+    ) -> (
+        disruptor::SingleProducer<Slot, disruptor::MultiConsumerBarrier>,
+        Vec<Poller>,
+    ) {
         let mut builder = disruptor::build_single_producer(
             CAPACITY,
             || Slot { value: 0 },
             disruptor::BusySpinWithSpinLoopHint,
         )
         .with_multi_consumer();
+        let mut pollers = Vec::with_capacity(subs);
         for _ in 0..subs {
-            let delivered = std::sync::Arc::clone(&delivered);
-            builder = builder.handle_events_with(move |slot: &Slot, _seq, _end| {
-                black_box(slot.value);
-                delivered.fetch_add(1, Ordering::Relaxed);
-            });
+            let (poller, next) = builder.new_event_poller();
+            pollers.push(poller);
+            builder = next;
         }
-        let mut producer = builder.build();
-        let start = Instant::now();
-        for i in 0..messages {
-            disruptor::Producer::publish(&mut producer, |slot| slot.value = i);
+        (builder.build(), pollers)
+    }
+
+    /// Publishes `value`, backing off while the slowest poller holds the
+    /// next slot (the crate's `publish` would spin without a pause).
+    fn publish(producer: &mut impl disruptor::Producer<Slot>, value: u64) {
+        let mut backoff = Backoff::default();
+        while producer.try_publish(|slot| slot.value = value).is_err() {
+            backoff.snooze();
         }
-        // Dropping the producer waits for every consumer to drain.
-        drop(producer);
-        delivered.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    }
+
+    /// Hands every event to `each` until the producer is dropped and every
+    /// event is read, a batch per poll, backing off when none is ready.
+    fn poll_all(mut poller: Poller, mut each: impl FnMut(u64)) {
+        let mut backoff = Backoff::default();
+        loop {
+            match poller.poll() {
+                Ok(mut events) => {
+                    for slot in &mut events {
+                        each(slot.value);
+                    }
+                    backoff = Backoff::default();
+                }
+                Err(disruptor::Polling::NoEvents) => backoff.snooze(),
+                Err(disruptor::Polling::Shutdown) => return,
+            }
+        }
+    }
+
+    fn recv_all(poller: Poller) -> u64 {
+        let mut got = 0;
+        Self::poll_all(poller, |value| {
+            black_box(value);
+            got += 1;
+        });
+        got
+    }
+
+    fn latencies(poller: Poller) -> Vec<u64> {
+        let mut out = Vec::new();
+        Self::poll_all(poller, |sent| out.push(now_ns().saturating_sub(sent)));
+        out
+    }
+}
+
+impl Contender for Disruptor {
+    const NAME: &'static str = "disruptor (backpressured)";
+    fn fanout(subs: usize, messages: u64) -> f64 {
+        let (mut producer, pollers) = Self::open(subs);
+        // Dropping the producer at the end of the closure shuts the pollers
+        // down once they have read everything.
+        run_fanout(pollers, Self::recv_all, move || {
+            for i in 0..messages {
+                Self::publish(&mut producer, i);
+            }
+        })
     }
     fn latency(messages: u64) -> Vec<u64> {
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = std::sync::Arc::clone(&seen);
-        let mut producer = disruptor::build_single_producer(
-            CAPACITY,
-            || Slot { value: 0 },
-            disruptor::BusySpinWithSpinLoopHint,
-        )
-        .handle_events_with(move |slot: &Slot, _seq, _end| {
-            sink.lock()
-                .unwrap()
-                .push(now_ns().saturating_sub(slot.value))
+        let (mut producer, mut pollers) = Self::open(1);
+        run_latency(pollers.remove(0), Self::latencies, messages, move |stamp| {
+            Self::publish(&mut producer, stamp);
         })
-        .build();
-        paced(messages, LATENCY_GAP, |stamp| {
-            disruptor::Producer::publish(&mut producer, |slot| slot.value = stamp);
-        });
-        drop(producer);
-        std::mem::take(&mut *seen.lock().unwrap())
     }
     fn publish_ns(_idle: usize, _ops: u64) -> Option<f64> {
         // Needs a consumer, and an idle one would block the producer.
