@@ -8,13 +8,17 @@
 //!   library a bench compares (ron-bus backends through
 //!   [`harness::backend_fanout`] and [`harness::backend_latency`], other
 //!   channels through [`harness::run_fanout`] and [`harness::run_latency`]).
+//! * [`async_harness`]: subscribers as tokio tasks awaiting `recv()` on a
+//!   2-worker runtime, the publisher on its own thread: flood (deliveries
+//!   per second) and paced (latency and CPU per delivery, the publisher
+//!   sleeping between messages).
 //! * [`rounds`]: the fan-out to subscriber tasks on a tokio runtime in
 //!   lossless rounds, with which the classic backend's micro-benches compare
 //!   it with raw `tokio::sync::broadcast`.
 //!
-//! The library needs only the bus contract and tokio, so a crate's own
-//! micro-benches can dev-depend on it without building the peers the
-//! cross-library benches compare against.
+//! The library needs only the bus contract, tokio and thiserror, so a
+//! crate's own micro-benches can dev-depend on it without building the
+//! peers the cross-library benches compare against.
 //!
 //! ```
 //! use ron_benches::{median, percentile};
@@ -25,6 +29,7 @@
 //! assert_eq!(percentile(&sorted, 0.99), Some(50));
 //! ```
 
+pub mod async_harness;
 pub mod harness;
 pub mod rounds;
 mod stats;

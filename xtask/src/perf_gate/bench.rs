@@ -4,9 +4,12 @@ use crate::cmd::{cargo, show};
 
 /// Every bench target perf-gate runs, in order: (package, bench). Each
 /// prints `perf\t...` lines for [`super::parse`].
-pub const BENCHES: [(&str, &str); 4] = [
+pub const BENCHES: [(&str, &str); 5] = [
     // Every library side by side: fan-out, latency, publish cost.
     ("ron-benches", "comparables"),
+    // The same with subscriber tasks on a 2-worker runtime: flood, paced
+    // latency and CPU per delivery.
+    ("ron-benches", "async_comparables"),
     // SoA against classic, interleaved sample by sample: the gated ratios.
     ("ron-benches", "vs_classic"),
     // Classic against raw tokio broadcast, interleaved.

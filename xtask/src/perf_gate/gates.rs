@@ -112,6 +112,10 @@ const WHY_LAGGING: &str =
     "a subscriber that never reads does not slow the lock-free publisher down";
 const WHY_B2: &str = "a subscriber whose mask excludes the topic costs the publisher under 10 %";
 const WHY_TAIL: &str = "the ring's wake-up path no worse in the tail than classic's";
+const WHY_ASYNC_FLOOD: &str = "goal: with subscriber tasks on a 2-worker runtime, SoA delivers at least as much as every other library in every round (the worst round's ratio to the fastest other: no collapse in some runs)";
+const WHY_ASYNC_TAIL: &str = "goal: a paced stream's wake-up tail with subscriber tasks no worse than the best other library's";
+const WHY_ASYNC_CPU: &str =
+    "goal: with many subscriber tasks, SoA spends the least process CPU per delivery";
 const WHY_CLASSIC_BATCH: &str = "the batch gate; over tokio a batch still pays one send per message, so classic cannot reach it (docs/PERFORMANCE.md)";
 
 /// Every gate, in the table's order. One gate a line: a table, so
@@ -149,6 +153,17 @@ pub const GATES: &[Gate] = &[
     at_most("classic / raw tokio fan-out time, 1 subs",  ratio("classic_vs_raw_fanout_1"),  1.15, WHY_CLASSIC_FANOUT),
     at_most("classic / raw tokio fan-out time, 4 subs",  ratio("classic_vs_raw_fanout_4"),  1.15, WHY_CLASSIC_FANOUT),
     at_most("classic / raw tokio fan-out time, 16 subs", ratio("classic_vs_raw_fanout_16"), 1.15, WHY_CLASSIC_FANOUT),
+    goal(at_least("async flood: SoA / best other, 1 task",     ratio("async_flood_soa_over_best_1"),   1.0, WHY_ASYNC_FLOOD)),
+    goal(at_least("async flood: SoA / best other, 4 tasks",    ratio("async_flood_soa_over_best_4"),   1.0, WHY_ASYNC_FLOOD)),
+    goal(at_least("async flood: SoA / best other, 16 tasks",   ratio("async_flood_soa_over_best_16"),  1.0, WHY_ASYNC_FLOOD)),
+    goal(at_least("async flood: SoA / best other, 64 tasks",   ratio("async_flood_soa_over_best_64"),  1.0, WHY_ASYNC_FLOOD)),
+    goal(at_least("async flood: SoA / best other, 256 tasks",  ratio("async_flood_soa_over_best_256"), 1.0, WHY_ASYNC_FLOOD)),
+    goal(at_most("async paced p99: SoA / best other, 16 tasks",    ratio("async_p99_soa_over_best_16"),   1.0, WHY_ASYNC_TAIL)),
+    goal(at_most("async paced p99.9: SoA / best other, 16 tasks",  ratio("async_p999_soa_over_best_16"),  1.0, WHY_ASYNC_TAIL)),
+    goal(at_most("async paced p99: SoA / best other, 256 tasks",   ratio("async_p99_soa_over_best_256"),  1.0, WHY_ASYNC_TAIL)),
+    goal(at_most("async paced p99.9: SoA / best other, 256 tasks", ratio("async_p999_soa_over_best_256"), 1.0, WHY_ASYNC_TAIL)),
+    goal(at_most("async CPU/delivery: SoA / best other, 64 tasks",  ratio("async_cpu_soa_over_best_64"),  1.0, WHY_ASYNC_CPU)),
+    goal(at_most("async CPU/delivery: SoA / best other, 256 tasks", ratio("async_cpu_soa_over_best_256"), 1.0, WHY_ASYNC_CPU)),
 ];
 
 impl Measure {

@@ -14,8 +14,27 @@ pub struct Measured {
     pub publish: BTreeMap<(String, String), f64>,
     /// ratio key → median ratio.
     pub ratios: BTreeMap<String, f64>,
+    /// (library, tasks) → async flood, million deliveries per second:
+    /// (median, min, max) over the rounds.
+    pub async_flood: BTreeMap<(String, u32), (f64, f64, f64)>,
+    /// (library, tasks) → the async paced scenario's medians.
+    pub async_paced: BTreeMap<(String, u32), AsyncPaced>,
     /// The scaling bench's figures (`perf\tscaling\t...`).
     pub scaling: super::scaling::Scaling,
+}
+
+/// The async paced scenario at one task count: latency quantiles in ns
+/// and process CPU ns per delivery (`None` where the bench printed `-`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AsyncPaced {
+    /// p50 publish→receive, ns.
+    pub p50: Option<f64>,
+    /// p99, ns.
+    pub p99: Option<f64>,
+    /// p99.9, ns.
+    pub p999: Option<f64>,
+    /// Process CPU ns per delivery.
+    pub cpu: Option<f64>,
 }
 
 /// Adds the `perf\t...` lines of one bench's `output` to `into`; other
@@ -40,6 +59,26 @@ pub fn parse(output: &str, into: &mut Measured) {
                         .insert(((*library).to_owned(), (*case).to_owned()), value);
                 }
             }
+            ["perf", "async_flood", library, tasks, median, min, max] => {
+                if let (Ok(tasks), Ok(median), Ok(min), Ok(max)) =
+                    (tasks.parse(), median.parse(), min.parse(), max.parse())
+                {
+                    into.async_flood
+                        .insert(((*library).to_owned(), tasks), (median, min, max));
+                }
+            }
+            ["perf", "async_paced", library, tasks, p50, p99, p999, cpu] => {
+                if let Ok(tasks) = tasks.parse() {
+                    let paced = AsyncPaced {
+                        p50: p50.parse().ok(),
+                        p99: p99.parse().ok(),
+                        p999: p999.parse().ok(),
+                        cpu: cpu.parse().ok(),
+                    };
+                    into.async_paced
+                        .insert(((*library).to_owned(), tasks), paced);
+                }
+            }
             ["perf", "ratio", key, value] => {
                 if let Ok(value) = value.parse() {
                     into.ratios.insert((*key).to_owned(), value);
@@ -53,7 +92,7 @@ pub fn parse(output: &str, into: &mut Measured) {
 
 #[cfg(test)]
 mod tests {
-    use super::{Measured, parse};
+    use super::{AsyncPaced, Measured, parse};
 
     #[test]
     fn reads_every_kind_of_line_and_skips_the_rest() {
@@ -75,5 +114,30 @@ mod tests {
         );
         assert_eq!(m.ratios.get("soa_publish_many_gain"), Some(&2.3));
         assert_eq!(m.ratios.len(), 1);
+    }
+
+    #[test]
+    fn reads_the_async_lines_and_a_dash_as_not_measured() {
+        let mut m = Measured::default();
+        parse(
+            "perf\tasync_flood\tron-bus soa\t16\t30.5\t12.0\t41.25\n\
+             perf\tasync_paced\tron-bus soa\t256\t9000\t80000\t150000\t95.5\n\
+             perf\tasync_paced\tflume\t1\t9000\t80000\t150000\t-\n",
+            &mut m,
+        );
+        assert_eq!(
+            m.async_flood.get(&("ron-bus soa".into(), 16)),
+            Some(&(30.5, 12.0, 41.25))
+        );
+        assert_eq!(
+            m.async_paced.get(&("ron-bus soa".into(), 256)),
+            Some(&AsyncPaced {
+                p50: Some(9000.0),
+                p99: Some(80000.0),
+                p999: Some(150000.0),
+                cpu: Some(95.5),
+            })
+        );
+        assert_eq!(m.async_paced.get(&("flume".into(), 1)).unwrap().cpu, None);
     }
 }

@@ -4,8 +4,30 @@
 use std::fmt::Write as _;
 
 use super::gates::GATES;
-use super::parse::Measured;
-use super::{LIBRARIES, SUBSCRIBERS};
+use super::parse::{AsyncPaced, Measured};
+use super::{ASYNC_LIBRARIES, LIBRARIES, SUBSCRIBERS, TASKS};
+
+/// How each library is driven, in both harnesses.
+const DRIVEN: &str = "\n## How each library is driven\n\n\
+Each library runs the way its documentation recommends on a machine with fewer cores than \
+threads (2 cores; up to 16 subscriber threads, 256 subscriber tasks). Threads: the fan-out and \
+latency tables; tasks: the async tables.\n\n\
+- ron-bus soa, ron-bus classic: threads `blocking_recv` (yield, poll up to 50 µs, then park); \
+tasks `recv().await`.\n\
+- tokio broadcast: threads `blocking_recv` (parks); tasks `recv().await`.\n\
+- async-broadcast: overflow mode, lossy like the above (the publisher's `try_broadcast` never \
+waits); threads `recv_blocking`; tasks `recv_direct().await` (the unboxed future its docs \
+recommend for a plain `.await`).\n\
+- crossbeam-channel: one bounded channel per subscriber fed with `try_send` (a full subscriber \
+misses the message); `iter()` (spins briefly, then parks). Threads only.\n\
+- bus: backpressured; `BusReader::iter()` (exponential spin, then `park_timeout`); the \
+publisher's `broadcast` parks while the ring is full. Threads only.\n\
+- disruptor: backpressured; one `EventPoller` per subscriber on the harness's thread, taking \
+every ready event per poll and backing off spin-then-yield when none is; the producer's \
+`try_publish` backs off the same way while the ring is full. Not the crate's managed consumers: \
+they busy-spin a core each and collapse once they outnumber the cores. Threads only.\n\
+- flume: one bounded channel per subscriber, backpressured (the publisher's blocking `send`), \
+the reference that delivers everything; `recv_async().await`. Tasks only.\n";
 
 /// `target/perf-gate/report.md`: `table` (the verdicts) and every figure of
 /// `m`.
@@ -66,6 +88,8 @@ pub fn report(m: &Measured, table: &str, quick: bool) -> String {
             ns("batch")
         );
     }
+    out.push_str(&async_tables(m));
+    out.push_str(DRIVEN);
     let scaling = m.scaling.table();
     if !scaling.is_empty() {
         out.push_str("\n## How cost grows (both backends, capacity 1024, `u64` payload; `benches/scaling.rs`)\n\n");
@@ -73,4 +97,95 @@ pub fn report(m: &Measured, table: &str, quick: bool) -> String {
     }
     out.push_str("\n![fan-out](fanout.svg)\n");
     out
+}
+
+/// The async comparables' tables (subscribers as tokio tasks) and their
+/// chart; empty when that bench did not run.
+fn async_tables(m: &Measured) -> String {
+    if m.async_flood.is_empty() && m.async_paced.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\n## Async: subscribers as tokio tasks (2-worker runtime, capacity 1024, `benches/async_comparables.rs`)\n\n\
+         The publisher is its own OS thread. Flood: as fast as each channel takes messages, \
+         until every task has seen the close. Paced: 20 k messages/s, the publisher sleeping \
+         between messages; latency is publish→receive over every delivery of a run, CPU is the \
+         process's CPU time over the run per delivery; medians over the rounds.\n\n\
+         ### Flood, million deliveries per second: median (min–max over the rounds)\n\n",
+    );
+    let header = |out: &mut String| {
+        out.push_str("| library |");
+        for tasks in TASKS {
+            let _ = write!(out, " {tasks} tasks |");
+        }
+        out.push_str("\n|---|");
+        out.push_str(&"---|".repeat(TASKS.len()));
+        out.push('\n');
+    };
+    header(&mut out);
+    for lib in ASYNC_LIBRARIES {
+        let cells: Vec<String> = TASKS
+            .iter()
+            .map(|t| {
+                m.async_flood
+                    .get(&(lib.to_owned(), *t))
+                    .map_or("-".into(), |(med, lo, hi)| {
+                        format!("{med:.2} ({lo:.2}–{hi:.2})")
+                    })
+            })
+            .collect();
+        let _ = writeln!(out, "| {lib} | {} |", cells.join(" | "));
+    }
+    // (title, figure, divisor to the unit the title names)
+    type Figure = fn(&AsyncPaced) -> Option<f64>;
+    let tables: [(&str, Figure, f64); 4] = [
+        ("Paced, p50 µs", |p| p.p50, 1e3),
+        ("Paced, p99 µs", |p| p.p99, 1e3),
+        ("Paced, p99.9 µs", |p| p.p999, 1e3),
+        ("Paced, CPU ns per delivery", |p| p.cpu, 1.0),
+    ];
+    for (title, field, scale) in tables {
+        let _ = writeln!(out, "\n### {title}\n");
+        header(&mut out);
+        for lib in ASYNC_LIBRARIES {
+            let cells: Vec<String> = TASKS
+                .iter()
+                .map(|t| {
+                    m.async_paced
+                        .get(&(lib.to_owned(), *t))
+                        .and_then(field)
+                        .map_or("-".into(), |v| format!("{:.1}", v / scale))
+                })
+                .collect();
+            let _ = writeln!(out, "| {lib} | {} |", cells.join(" | "));
+        }
+    }
+    out.push_str("\n![async flood](async.svg)\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AsyncPaced, Measured, report};
+
+    #[test]
+    fn the_report_has_the_async_tables_once_the_async_bench_ran() {
+        let mut m = Measured::default();
+        assert!(!report(&m, "", true).contains("## Async"));
+        m.async_flood
+            .insert(("ron-bus soa".into(), 4), (40.0, 3.7, 41.0));
+        m.async_paced.insert(
+            ("flume (per-sub, backpressured)".into(), 256),
+            AsyncPaced {
+                p99: Some(167_000.0),
+                ..AsyncPaced::default()
+            },
+        );
+        let text = report(&m, "", true);
+        assert!(text.contains("## Async"));
+        assert!(text.contains("| ron-bus soa | - | 40.00 (3.70–41.00) |"));
+        assert!(text.contains("| flume (per-sub, backpressured) | - | - | - | - | 167.0 |"));
+        assert!(text.contains("![async flood](async.svg)"));
+        assert!(text.contains("disruptor: backpressured; one `EventPoller` per subscriber"));
+    }
 }
