@@ -5,10 +5,12 @@ use std::time::Duration;
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
-/// Restart delays: `base` doubling per consecutive crash up to `cap`, with
-/// "equal jitter" (a point of the upper half of the exponential step, chosen
-/// by a jitter fraction) applied *before* the cap, so a delay never exceeds
-/// `cap`.
+/// Restart delays: a step of `base` doubling per consecutive crash up to
+/// `cap`, with "equal jitter": the delay is a point of the upper half of the
+/// step, chosen by a jitter fraction. The step is capped before the jitter,
+/// so a delay never exceeds `cap`, and delays at the cap still spread over
+/// `[cap / 2, cap]` (a fleet of children in a long crash loop does not
+/// restart in lockstep).
 ///
 /// # Example
 ///
@@ -20,7 +22,8 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(50));
 /// assert_eq!(backoff.delay(0, 1.0), Duration::from_millis(100));
 /// assert_eq!(backoff.delay(2, 0.5), Duration::from_millis(300)); // 400 ms step
-/// assert_eq!(backoff.delay(40, 1.0), Duration::from_secs(30));
+/// assert_eq!(backoff.delay(40, 1.0), Duration::from_secs(30)); // 30 s step
+/// assert_eq!(backoff.delay(40, 0.0), Duration::from_secs(15));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -57,14 +60,17 @@ impl Backoff {
 
     /// The delay before restart number `attempt` (0 for the first restart
     /// after a healthy run): `step / 2 + jitter * step / 2` where
-    /// `step = base * 2^attempt`, then capped. `jitter` is a fraction in
+    /// `step = min(base * 2^attempt, cap)`. `jitter` is a fraction in
     /// `[0, 1]` (clamped into it; NaN counts as 0): a uniform `jitter` gives
     /// a uniform draw from `[step / 2, step]`, and the same `jitter` always
     /// gives the same delay.
     pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
+        // Capped before the jitter: at the cap the band is still
+        // `[cap / 2, cap]`, never the cap alone.
         let step = self
             .base
-            .saturating_mul(2u32.saturating_pow(attempt.min(31)));
+            .saturating_mul(2u32.saturating_pow(attempt.min(31)))
+            .min(self.cap);
         let half = step / 2;
         let jitter = if jitter.is_nan() {
             0.0
@@ -78,7 +84,7 @@ impl Backoff {
             u64::try_from(extra / NANOS_PER_SEC).unwrap_or(u64::MAX),
             (extra % NANOS_PER_SEC) as u32,
         );
-        half.saturating_add(extra).min(step).min(self.cap)
+        half.saturating_add(extra).min(step)
     }
 }
 
@@ -86,28 +92,39 @@ impl Backoff {
 mod tests {
     use super::*;
 
-    /// Every fraction lands in the attempt's band `[step / 2, step]`, never
-    /// above the cap; the band's ends are exact.
+    /// Every fraction lands in the attempt's band `[step / 2, step]`, the
+    /// step capped, so never above the cap; the band's ends are exact.
     #[test]
     fn delays_double_within_their_jitter_band_and_respect_the_cap() {
         let backoff = Backoff::default();
         let cap = Duration::from_secs(30);
         for attempt in 0..12 {
-            let step = Duration::from_millis(100) * 2u32.pow(attempt);
+            let step = (Duration::from_millis(100) * 2u32.pow(attempt)).min(cap);
             for jitter in [0.0, 0.1, 0.5, 0.9, 1.0] {
                 let d = backoff.delay(attempt, jitter);
-                assert!(d <= cap, "attempt {attempt}: {d:?} above the cap");
-                assert!(
-                    d >= (step / 2).min(cap),
-                    "attempt {attempt}: {d:?} below the band"
-                );
-                assert!(d <= step, "attempt {attempt}: {d:?} above the step");
+                assert!(d >= step / 2, "attempt {attempt}: {d:?} below the band");
+                assert!(d <= step, "attempt {attempt}: {d:?} above the band");
             }
-            assert_eq!(backoff.delay(attempt, 0.0), (step / 2).min(cap));
-            assert_eq!(backoff.delay(attempt, 1.0), step.min(cap));
+            assert_eq!(backoff.delay(attempt, 0.0), step / 2);
+            assert_eq!(backoff.delay(attempt, 1.0), step);
         }
-        for attempt in [10, 20, 31, 32, 1000, u32::MAX] {
-            assert_eq!(backoff.delay(attempt, 0.0), cap, "attempt {attempt}");
+    }
+
+    /// Past the cap the band is `[cap / 2, cap]`, not the cap alone: a fleet
+    /// of children in a long crash loop keeps restarting spread out instead
+    /// of in lockstep every `cap`.
+    #[test]
+    fn jitter_still_spreads_the_delays_at_the_cap() {
+        let backoff = Backoff::default();
+        let cap = Duration::from_secs(30);
+        for attempt in [9, 10, 20, 31, 32, 1000, u32::MAX] {
+            let (low, high) = (backoff.delay(attempt, 0.0), backoff.delay(attempt, 1.0));
+            assert_eq!((low, high), (cap / 2, cap), "attempt {attempt}");
+            assert_eq!(
+                backoff.delay(attempt, 0.5),
+                cap * 3 / 4,
+                "attempt {attempt}"
+            );
         }
     }
 

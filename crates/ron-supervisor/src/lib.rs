@@ -11,13 +11,16 @@
 //!   as anyhow's `{:#}`) or the panic message;
 //! - each run of a child (its factory call included) is inside a `child`
 //!   span carrying `service = NAME` and `restarts` (how many times it was
-//!   started before), so the service's own log lines say where they come
-//!   from: `INFO child{service=ticker restarts=2}: my_app: tick`. The span
+//!   started before), so the lines logged in the child's task say where
+//!   they come from: `INFO child{service=ticker restarts=2}: my_app: tick`
+//!   (tasks the service spawns itself carry the span only if it instruments
+//!   them, e.g. with `tracing::Instrument::in_current_span`). The span
 //!   is at `ERROR` level with target `ron_supervisor`, so any filter that
 //!   lets the child's lines through and enables that target keeps it (a
 //!   filter naming only `my_app` drops the span, not the lines);
-//! - restarts wait a jittered exponential [`Backoff`] (100 ms doubling to a
-//!   30 s cap, never above the cap), which starts over once a child has run
+//! - restarts wait a jittered exponential [`Backoff`] (a point of the upper
+//!   half of a step of 100 ms doubling to a 30 s cap: never above the cap,
+//!   and still spread over 15 to 30 s at it), which starts over once a child has run
 //!   for the builder's `reset_after`; the jitter comes from a `rand`
 //!   generator seeded from the system's entropy, or from the builder's
 //!   `seed` for reproducible delays;

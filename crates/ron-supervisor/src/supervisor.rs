@@ -419,9 +419,12 @@ impl Supervisor {
                 // `run` and taking every sibling down with the supervisor.
                 //
                 // The span covers the factory call and the whole run, so
-                // every line the service logs says which service and which
-                // run it came from. At ERROR level so that a filter letting
-                // any of the child's lines through keeps the span too.
+                // every line logged in the child's task says which service
+                // and which run it came from (tasks the child spawns carry
+                // it only if they are instrumented with it). At ERROR level
+                // so that any filter enabling the `ron_supervisor` target at
+                // all keeps it; a filter naming only the child's own target
+                // drops the span, not the lines.
                 let span = tracing::error_span!(
                     target: "ron_supervisor",
                     "child",
