@@ -20,25 +20,21 @@ enum Unit {
     Bytes,
 }
 
-/// One kind of row: the bench's measure key, what the table calls it, and
-/// what its `at` counts (`None`: one row, no point).
+/// One kind of row: the bench's measure key, what the table calls it (`n`
+/// stands for the `n` column), whether it has points (else it is one
+/// figure, and `n` is blank), and how its values read.
 struct Row {
     measure: &'static str,
     label: &'static str,
-    at: Option<&'static str>,
+    by_n: bool,
     unit: Unit,
 }
 
-const fn row(
-    measure: &'static str,
-    label: &'static str,
-    at: Option<&'static str>,
-    unit: Unit,
-) -> Row {
+const fn row(measure: &'static str, label: &'static str, by_n: bool, unit: Unit) -> Row {
     Row {
         measure,
         label,
-        at,
+        by_n,
         unit,
     }
 }
@@ -46,16 +42,16 @@ const fn row(
 /// The table's rows, in order (one line per point the bench measured).
 #[rustfmt::skip]
 const ROWS: [Row; 10] = [
-    row("publish_idle_ns",           "publish",                               Some("idle subscribers"), Unit::Ns),
-    row("publish_one_mask_ns",       "publish to one mask's topic",           Some("distinct masks"),   Unit::Ns),
-    row("publish_every_mask_ns",     "publish to every topic",                Some("distinct masks"),   Unit::Ns),
-    row("churn_per_s",               "subscribe + drop while publishing",     Some("subscribers held"), Unit::PerSecond),
-    row("churn_publish_per_s",       "publishes meanwhile",                   Some("subscribers held"), Unit::PerSecond),
-    row("churn_narrow_per_s",        "subscribe + drop, a mask of its own",   Some("subscribers held"), Unit::PerSecond),
-    row("heap_bytes_per_subscriber", "heap per subscriber",                   None,                     Unit::Bytes),
-    row("receiver_bytes",            "receiver handle (size_of)",             None,                     Unit::Bytes),
-    row("bytes_per_slot",            "per ring slot (u64 payload)",           None,                     Unit::Bytes),
-    row("bytes_per_mask",            "per distinct narrow mask, capacity 1024", None,                   Unit::Bytes),
+    row("publish_idle_ns",           "publish, n idle subscribers",                             true,  Unit::Ns),
+    row("publish_one_mask_ns",       "publish to one mask's topic, n distinct masks",           true,  Unit::Ns),
+    row("publish_every_mask_ns",     "publish to every topic, n distinct masks",                true,  Unit::Ns),
+    row("churn_per_s",               "subscribe + drop while publishing, n subscribers held",   true,  Unit::PerSecond),
+    row("churn_publish_per_s",       "publishes meanwhile, n subscribers held",                 true,  Unit::PerSecond),
+    row("churn_narrow_per_s",        "subscribe + drop of a mask's only subscriber",            false, Unit::PerSecond),
+    row("heap_bytes_per_subscriber", "heap per subscriber",                                     false, Unit::Bytes),
+    row("receiver_bytes",            "receiver handle (size_of)",                               false, Unit::Bytes),
+    row("bytes_per_slot",            "per ring slot (u64 payload)",                             false, Unit::Bytes),
+    row("bytes_per_mask",            "per distinct narrow mask (capacity 1024)",                false, Unit::Bytes),
 ];
 
 impl Scaling {
@@ -76,7 +72,7 @@ impl Scaling {
         if self.values.is_empty() {
             return String::new();
         }
-        let mut out = format!("| measure | at | {SOA} | {CLASSIC} |\n|---|---|---|---|\n");
+        let mut out = format!("| measure | n | {SOA} | {CLASSIC} |\n|---|---|---|---|\n");
         for row in &ROWS {
             let mut points: Vec<u64> = self
                 .values
@@ -91,9 +87,11 @@ impl Scaling {
                         .get(&(row.measure.to_owned(), at, library.to_owned()))
                         .map_or_else(|| "-".to_owned(), |v| format_value(*v, row.unit))
                 };
-                let point = row
-                    .at
-                    .map_or_else(String::new, |what| format!("{at} {what}"));
+                let point = if row.by_n {
+                    at.to_string()
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
                     "| {} | {point} | {} | {} |",
@@ -130,11 +128,11 @@ mod tests {
         s.add(&["ron-bus classic", "bytes_per_slot", "0", "48"]);
         s.add(&["ron-bus soa", "bytes_per_slot", "zero", "48"]);
         let table = s.table();
-        assert!(table.contains("| publish | 1 idle subscribers | 5.5 ns | 30.0 ns |"));
-        assert!(table.contains("| publish | 4096 idle subscribers | 6.5 ns | - |"));
+        assert!(table.contains("| publish, n idle subscribers | 1 | 5.5 ns | 30.0 ns |"));
+        assert!(table.contains("| publish, n idle subscribers | 4096 | 6.5 ns | - |"));
         assert!(
             table.contains(
-                "| subscribe + drop while publishing | 1 subscribers held | 2.50 M/s | - |"
+                "| subscribe + drop while publishing, n subscribers held | 1 | 2.50 M/s | - |"
             )
         );
         assert!(table.contains("| per ring slot (u64 payload) |  | - | 48 B |"));
