@@ -116,7 +116,8 @@ fn async_tables(m: &Measured) -> String {
     let header = |out: &mut String| {
         out.push_str("| library |");
         for tasks in TASKS {
-            let _ = write!(out, " {tasks} tasks |");
+            let noun = if tasks == 1 { "task" } else { "tasks" };
+            let _ = write!(out, " {tasks} {noun} |");
         }
         out.push_str("\n|---|");
         out.push_str(&"---|".repeat(TASKS.len()));
