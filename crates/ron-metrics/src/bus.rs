@@ -159,6 +159,9 @@ impl Collector for BusCollector {
 /// `bus_autotune_warn_total{reason}`: [`autotune_warnings`] is one counter
 /// for the whole process (autotune runs before any bus exists), so it is
 /// exported once per registry, never per bus.
+// Clone: `with_registry` keeps a twin of each collector it registers, to
+// unregister it again if a later series is refused.
+#[derive(Clone)]
 pub(crate) struct AutotuneCollector {
     desc: Desc,
     /// The `reason` label, fixed: the only reason autotune warns.

@@ -96,7 +96,10 @@ impl Metrics {
     ///
     /// [`MetricsError::Register`] if `registry` already holds one of the
     /// canonical series (another `Metrics` was built on it, or the
-    /// application registered a series of the same name).
+    /// application registered a series of the same name). `registry` is then
+    /// left as it was: the series this call registered before the refusal
+    /// are unregistered again, so a retry is refused only by the conflict
+    /// itself.
     ///
     /// # Example
     ///
@@ -175,36 +178,44 @@ impl Metrics {
         )
         .map_err(MetricsError::Register)?;
 
+        // All or nothing: a refusal half-way (the application already has a
+        // series of one of these names) unregisters what this call added, so
+        // the caller's registry is left as it was and a retry can succeed.
+        let mut registration = Registration::new(&registry);
+        registration.add(&amnesia_mode)?;
+        registration.add(&ready)?;
+        registration.add(&service_restarts_total)?;
+        registration.add(&service_failures_total)?;
+        registration.add(&config_reloads_total)?;
+        registration.add(&config_reload_errors_total)?;
+        registration.add(&request_latency_seconds)?;
+        registration.add(&http_write_timeouts_total)?;
+        registration.add(&AutotuneCollector::new()?)?;
+        // Last, so that nothing can fail after it and it is never undone;
+        // when the registry already exports this process's `process_*`,
+        // those are the application's and stay.
+        #[cfg(target_os = "linux")]
+        match registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )) {
+            Ok(()) | Err(prometheus::Error::AlreadyReg) => {}
+            Err(e) => return Err(MetricsError::Register(e)),
+        }
+        registration.keep();
+
         let metrics = Self {
             inner: Arc::new(Inner {
                 registry,
-                amnesia_mode: amnesia_mode.clone(),
-                ready: ready.clone(),
-                service_restarts_total: service_restarts_total.clone(),
-                service_failures_total: service_failures_total.clone(),
-                config_reloads_total: config_reloads_total.clone(),
-                config_reload_errors_total: config_reload_errors_total.clone(),
-                request_latency_seconds: request_latency_seconds.clone(),
-                http_write_timeouts_total: http_write_timeouts_total.clone(),
+                amnesia_mode,
+                ready,
+                service_restarts_total,
+                service_failures_total,
+                config_reloads_total,
+                config_reload_errors_total,
+                request_latency_seconds,
+                http_write_timeouts_total,
             }),
         };
-        metrics.register(Box::new(amnesia_mode))?;
-        metrics.register(Box::new(ready))?;
-        metrics.register(Box::new(service_restarts_total))?;
-        metrics.register(Box::new(service_failures_total))?;
-        metrics.register(Box::new(config_reloads_total))?;
-        metrics.register(Box::new(config_reload_errors_total))?;
-        metrics.register(Box::new(request_latency_seconds))?;
-        metrics.register(Box::new(http_write_timeouts_total))?;
-        metrics.register(Box::new(AutotuneCollector::new()?))?;
-        #[cfg(target_os = "linux")]
-        match metrics.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        )) {
-            // The registry already exports this process's `process_*`.
-            Ok(()) | Err(MetricsError::Register(prometheus::Error::AlreadyReg)) => {}
-            Err(e) => return Err(e),
-        }
         metrics.set_amnesia(amnesia_on);
         Ok(metrics)
     }
@@ -308,6 +319,48 @@ impl Metrics {
         // formatted numbers, label values and help are Rust strings).
         String::from_utf8(out)
             .map_err(|e| MetricsError::Render(prometheus::Error::Msg(e.to_string())))
+    }
+}
+
+/// The collectors one [`Metrics::with_registry`] call has registered so
+/// far: unregistered again when it is dropped before [`keep`](Self::keep)
+/// (an early return on an error), so a failed call leaves nothing behind.
+struct Registration<'a> {
+    registry: &'a Registry,
+    /// A twin of each registered collector (same descriptors), which is what
+    /// [`Registry::unregister`] goes by.
+    added: Vec<Box<dyn Collector>>,
+}
+
+impl<'a> Registration<'a> {
+    fn new(registry: &'a Registry) -> Self {
+        Self {
+            registry,
+            added: Vec::new(),
+        }
+    }
+
+    fn add<C: Collector + Clone + 'static>(&mut self, collector: &C) -> Result<(), MetricsError> {
+        self.registry
+            .register(Box::new(collector.clone()))
+            .map_err(MetricsError::Register)?;
+        self.added.push(Box::new(collector.clone()));
+        Ok(())
+    }
+
+    /// Everything stays registered.
+    fn keep(mut self) {
+        self.added.clear();
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        for collector in self.added.drain(..).rev() {
+            // Registered by this same call a moment ago, so it is found; an
+            // error would mean it is gone already, which is the goal.
+            let _ = self.registry.unregister(collector);
+        }
     }
 }
 

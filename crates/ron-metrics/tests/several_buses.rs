@@ -142,3 +142,41 @@ fn a_registry_that_already_exports_process_series_keeps_them_once() {
         "{text}"
     );
 }
+
+/// A registry holding a series of one of the canonical names: `with_registry`
+/// refuses it and leaves the registry as it found it (none of the canonical
+/// series registered before the refusal stays behind), so once the
+/// application unregisters its series, a second try succeeds.
+///
+/// The conflict has the canonical help text: prometheus reserves a name's
+/// help and labels in a registry for good, even after an unregister, so only
+/// such a series can make way again.
+#[test]
+fn a_refused_registry_is_left_as_it_was_and_a_retry_succeeds() {
+    let help = Metrics::new(false)
+        .unwrap()
+        .registry()
+        .gather()
+        .into_iter()
+        .find(|family| family.name() == "http_write_timeouts_total")
+        .unwrap()
+        .help()
+        .to_owned();
+    let registry = Registry::new();
+    let conflict = IntCounter::new("http_write_timeouts_total", help).unwrap();
+    registry.register(Box::new(conflict.clone())).unwrap();
+
+    assert!(Metrics::with_registry(registry.clone(), false).is_err());
+    let names: Vec<String> = registry
+        .gather()
+        .iter()
+        .map(|family| family.name().to_owned())
+        .collect();
+    assert_eq!(names, ["http_write_timeouts_total"], "left behind");
+
+    registry.unregister(Box::new(conflict)).unwrap();
+    let metrics = Metrics::with_registry(registry, false).unwrap();
+    let text = metrics.render().unwrap();
+    assert!(text.contains("\nhttp_write_timeouts_total 0\n"), "{text}");
+    assert!(text.contains("\namnesia_mode 0\n"), "{text}");
+}

@@ -11,7 +11,10 @@
 //! | other path | 404 |
 //! | other method on a route | 405 with `Allow: GET, HEAD` |
 //!
-//! `HEAD` is answered like `GET`, without a body.
+//! `HEAD` is answered like `GET`, body included: [`MetricsService`] does not
+//! tell them apart, and it is the HTTP server (hyper, in [`Metrics::serve`]
+//! and under axum) that sends no body for a `HEAD`. A caller answering
+//! through the service by other means drops that body itself.
 //!
 //! # In your own server
 //!

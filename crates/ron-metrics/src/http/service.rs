@@ -154,8 +154,11 @@ impl Metrics {
         self.service_with(health, ServeOptions::default())
     }
 
-    /// [`service`](Self::service) with explicit options (of which the body
-    /// limits apply).
+    /// [`service`](Self::service) with explicit options, of which only the
+    /// body limits apply ([`ServeOptions::max_body_bytes`] and
+    /// [`ServeOptions::body_read_timeout`]): the others (header read and
+    /// write timeouts, header size, connection cap) are about connections,
+    /// which the hosting server owns, and are ignored here.
     pub fn service_with(&self, health: Arc<HealthState>, options: ServeOptions) -> MetricsService {
         MetricsService::new(Arc::new(Context {
             metrics: self.clone(),
