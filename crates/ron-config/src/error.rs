@@ -177,8 +177,9 @@ pub(crate) enum WatchFailure {
     #[error("the path kept changing while it was being watched")]
     KeptChanging,
     /// The watcher failed `count` times since the last look; the last
-    /// error is the source.
-    #[error("{count} watcher error(s), the last")]
+    /// error is the source: `the watcher failed: ERROR`, or
+    /// `the watcher failed 3 times; the last error: ERROR`.
+    #[error("the watcher failed{}", times(.count))]
     Repeated {
         /// How many.
         count: u64,
@@ -188,18 +189,79 @@ pub(crate) enum WatchFailure {
     },
 }
 
+/// `Repeated`'s count as it reads after "the watcher failed" and before
+/// its last error.
+fn times(count: &u64) -> String {
+    match count {
+        1 => String::new(),
+        n => format!(" {n} times; the last error"),
+    }
+}
+
 /// An error and each of its sources, `: `-separated (anyhow's `{:#}`), for
-/// log lines that print one field.
+/// log lines that print one field: always one line. A TOML error is written
+/// as its [`message`](toml::de::Error::message) alone: its `Display` adds the
+/// position (which [`ConfigError::Parse`] already says) and a snippet of the
+/// file with a caret line, several lines in all.
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn Error + 'static));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(error) = source {
-            write!(f, ": {error}")?;
-            source = error.source();
+        let mut next = Some(self.0);
+        let mut separator = "";
+        while let Some(error) = next {
+            f.write_str(separator)?;
+            match error.downcast_ref::<toml::de::Error>() {
+                // Its message is one line as the parser writes it; joined
+                // anyway, so that a log line never breaks.
+                Some(toml) => {
+                    for (i, line) in toml.message().lines().enumerate() {
+                        if i > 0 {
+                            f.write_str(" ")?;
+                        }
+                        f.write_str(line.trim())?;
+                    }
+                }
+                None => write!(f, "{error}")?,
+            }
+            separator = ": ";
+            next = error.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A rejected reload is logged as `Chain` of its error: for a parse error
+    /// one line, its position once, then what the parser says (not toml's
+    /// own multi-line report with its snippet, caret and position again).
+    #[test]
+    fn a_parse_error_is_one_log_line() {
+        let text = "version = 2\n[bus]\ncapacty = 64\n";
+        let error = crate::parse(text, Path::new("ron.toml")).unwrap_err();
+        let logged = Chain(&error).to_string();
+        assert!(!logged.contains('\n'), "{logged:?}");
+        assert!(logged.starts_with("ron.toml:3:1: "), "{logged:?}");
+        assert!(logged.contains("unknown field `capacty`"), "{logged:?}");
+        assert!(!logged.contains("line 3"), "position repeated: {logged:?}");
+    }
+
+    /// One watcher error reads as one; several say how many.
+    #[test]
+    fn repeated_watcher_errors_are_counted_in_words() {
+        let failed = |count| {
+            let last = notify::Error::generic("inotify read failed");
+            let failure = WatchFailure::Repeated { count, last };
+            Chain(&failure).to_string()
+        };
+        assert_eq!(failed(1), "the watcher failed: inotify read failed");
+        assert_eq!(
+            failed(3),
+            "the watcher failed 3 times; the last error: inotify read failed"
+        );
     }
 }

@@ -637,7 +637,9 @@ mod tests {
                 // The count, then notify's own error, each once.
                 let chain = Chain(&*error).to_string();
                 assert!(
-                    chain.ends_with(": 2 watcher error(s), the last: inotify read failed again"),
+                    chain.ends_with(
+                        ": the watcher failed 2 times; the last error: inotify read failed again"
+                    ),
                     "{chain}"
                 );
             }
