@@ -312,23 +312,81 @@ fn every_library_readme_is_its_crate_docs_and_shows_no_hidden_lines() {
         // A `# ` line in a Rust block is hidden by rustdoc but shows on a
         // rendered README (crates.io, the forge): write it out instead.
         let readme = fs::read_to_string(krate.join("README.md")).unwrap();
-        // (inside a code block, whether it is Rust)
-        let mut block: Option<bool> = None;
-        for (number, line) in readme.lines().enumerate() {
-            if let Some(info) = line.trim_start().strip_prefix("```") {
-                block = match block {
-                    Some(_) => None,
-                    None => Some(info.is_empty() || info.starts_with("rust")),
-                };
-                continue;
-            }
-            let in_rust = block == Some(true);
-            assert!(
-                !(in_rust && (line.trim_start().starts_with("# ") || line.trim() == "#")),
-                "{}/README.md:{}: a rustdoc-hidden line shows on the rendered README: {line:?}",
-                krate.display(),
-                number + 1
-            );
+        let hidden = rustdoc_hidden_lines(&readme);
+        assert!(
+            hidden.is_empty(),
+            "{}/README.md: rustdoc-hidden lines show on the rendered README (line, text): {hidden:?}",
+            krate.display()
+        );
+    }
+}
+
+/// The lines of `markdown` (1-based number, text) that rustdoc hides: `# `
+/// lines (or a lone `#`) inside the code blocks it reads as Rust.
+fn rustdoc_hidden_lines(markdown: &str) -> Vec<(usize, String)> {
+    let mut hidden = Vec::new();
+    // (inside a code block, whether it is Rust)
+    let mut block: Option<bool> = None;
+    for (number, line) in markdown.lines().enumerate() {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            block = match block {
+                Some(_) => None,
+                None => Some(is_rust_fence(info)),
+            };
+            continue;
         }
+        let in_rust = block == Some(true);
+        if in_rust && (line.trim_start().starts_with("# ") || line.trim() == "#") {
+            hidden.push((number + 1, line.to_owned()));
+        }
+    }
+    hidden
+}
+
+/// Whether rustdoc reads a fenced block with this info string as Rust, as
+/// its `LangString::parse` decides: with no tag, with `rust`, or with only
+/// its own tags (`no_run`, `ignore`, `should_panic`, `compile_fail`,
+/// `editionNNNN`, ...); a tag it does not know (`sh`, `toml`, `text`) makes
+/// the block plain text unless one of rustdoc's own came before it.
+fn is_rust_fence(info: &str) -> bool {
+    let (mut rust_tags, mut other_tags) = (false, false);
+    for tag in info.split([',', ' ', '\t']).filter(|tag| !tag.is_empty()) {
+        match tag {
+            "rust" => rust_tags = true,
+            "no_run" | "ignore" | "should_panic" | "compile_fail" | "test_harness"
+            | "standalone_crate" => rust_tags = !other_tags,
+            _ if tag.starts_with("ignore-") || tag.starts_with("edition") => {
+                rust_tags = !other_tags;
+            }
+            _ => other_tags = true,
+        }
+    }
+    !other_tags || rust_tags
+}
+
+#[test]
+fn hidden_lines_are_found_in_every_block_rustdoc_reads_as_rust() {
+    for fence in [
+        "```",
+        "```rust",
+        "```rust,no_run",
+        "```no_run",
+        "```ignore",
+        "```should_panic",
+        "```compile_fail",
+        "```edition2021",
+        "```no_run,edition2024",
+        "```rust,text",
+    ] {
+        let readme = format!("text\n{fence}\n# use std::io;\nlet x = 1;\n#\n```\n# Title\n");
+        assert_eq!(
+            rustdoc_hidden_lines(&readme),
+            [(3, "# use std::io;".to_owned()), (5, "#".to_owned())],
+            "{fence}"
+        );
+    }
+    for fence in ["```sh", "```toml", "```text", "```sh,no_run", "```rusty"] {
+        let readme = format!("{fence}\n# a comment\n```\n");
+        assert_eq!(rustdoc_hidden_lines(&readme), [], "{fence}");
     }
 }
