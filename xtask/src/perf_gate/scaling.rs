@@ -130,11 +130,9 @@ mod tests {
         let table = s.table();
         assert!(table.contains("| publish, n idle subscribers | 1 | 5.5 ns | 30.0 ns |"));
         assert!(table.contains("| publish, n idle subscribers | 4096 | 6.5 ns | - |"));
-        assert!(
-            table.contains(
-                "| subscribe + drop while publishing, n subscribers held | 1 | 2.50 M/s | - |"
-            )
-        );
+        assert!(table.contains(
+            "| subscribe + drop while publishing, n subscribers held | 1 | 2.50 M/s | - |"
+        ));
         assert!(table.contains("| per ring slot (u64 payload) |  | - | 48 B |"));
         assert_eq!(table.lines().count(), 2 + 4);
     }
