@@ -3,8 +3,9 @@
 //! `/readyz`, merged at the root and nested again under `/ops` (a real
 //! service picks one of the two). Behind them: the kernel's bus (its stats
 //! on `/metrics`, every event logged) and a supervisor running a `cache`
-//! service that warms up for two seconds before it reports healthy, so
-//! `/readyz` answers 503 first and 200 after.
+//! service that warms up for two seconds (`AXUM_SERVICE_WARM_UP_MS`
+//! milliseconds when set) before it reports healthy, so `/readyz` answers
+//! 503 first and 200 after.
 //!
 //! ```text
 //! cargo run -p ron-kernel --example axum_service
@@ -38,8 +39,14 @@ use ron_kernel::supervisor::{
 use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 use tracing_subscriber::EnvFilter;
 
-/// How long `cache` takes before it reports healthy (and `/readyz` turns 200).
+/// How long `cache` takes before it reports healthy (and `/readyz` turns
+/// 200), unless [`WARM_UP_VAR`] says otherwise.
 const WARM_UP: Duration = Duration::from_secs(2);
+
+/// Milliseconds of warm-up instead of [`WARM_UP`]: the test sets a longer
+/// one, so that its first requests are answered while still booting even
+/// on a loaded machine.
+const WARM_UP_VAR: &str = "AXUM_SERVICE_WARM_UP_MS";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +60,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Defaults overridden by `RON_CONFIG`'s file (if set) and `RON_*`.
     let config = Loader::new(None).load()?;
+    let warm_up = match std::env::var(WARM_UP_VAR) {
+        Ok(ms) => Duration::from_millis(
+            ms.parse()
+                .map_err(|e| format!("{WARM_UP_VAR}={ms:?}: {e}"))?,
+        ),
+        Err(_) => WARM_UP,
+    };
     let metrics = Metrics::new(config.amnesia)?;
     let bus: Bus = metrics.make_bus(64)?;
     let logger = tokio::spawn(log_events(bus.subscribe()));
@@ -85,27 +99,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             metrics.clone(),
             Arc::clone(&health),
         ))
-        .child(ChildSpec::new("cache", cache).health(HealthMode::Reported))
+        .child(ChildSpec::new("cache", move |ctx| cache(ctx, warm_up)).health(HealthMode::Reported))
         .build();
     let mut supervising = tokio::spawn(supervisor.run(stop.clone()));
 
-    tokio::select! {
+    // Which task ended first (and was awaited by `select!`): the other is
+    // awaited after `stop`, whether or not it has finished by then, so its
+    // error is never dropped.
+    let first = tokio::select! {
         signal = wait_for_ctrl_c() => {
             signal?;
             tracing::info!("shutting down");
+            None
         }
         ended = &mut supervising => {
             // Only an intensity trip ends the supervisor on its own.
             let error = ended?.err().map(|e| e.to_string()).unwrap_or_default();
             tracing::error!(%error, "supervisor gave up; shutting down");
+            Some(Ended::Supervisor)
         }
-        served = &mut serving => tracing::error!(result = ?served, "server ended; shutting down"),
-    }
+        served = &mut serving => {
+            tracing::error!(result = ?served, "server ended; shutting down");
+            Some(Ended::Server)
+        }
+    };
     stop.cancel();
-    if !supervising.is_finished() {
+    if first != Some(Ended::Supervisor) {
         supervising.await??;
     }
-    if !serving.is_finished() {
+    if first != Some(Ended::Server) {
         serving.await??;
     }
     bus.publish(KernelEvent::Shutdown);
@@ -122,12 +144,19 @@ async fn hello(State(health): State<Arc<HealthState>>) -> String {
     format!("hello from an axum app with ron-kernel inside (ready: {ready})\n")
 }
 
-/// A service that warms up for [`WARM_UP`], reports healthy, then waits to
+/// The task that ended the example's wait, already awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Supervisor,
+    Server,
+}
+
+/// A service that warms up for `warm_up`, reports healthy, then waits to
 /// be stopped.
-async fn cache(ctx: ChildContext) -> Result<(), std::io::Error> {
+async fn cache(ctx: ChildContext, warm_up: Duration) -> Result<(), std::io::Error> {
     tokio::select! {
         () = ctx.cancelled() => return Ok(()),
-        () = tokio::time::sleep(WARM_UP) => {}
+        () = tokio::time::sleep(warm_up) => {}
     }
     ctx.mark_healthy();
     ctx.cancelled().await;
