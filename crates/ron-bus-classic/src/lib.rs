@@ -26,6 +26,12 @@
 //!   topic) sends in order; tokio wakes parked receivers on the first
 //!   message and finds them awake for the rest, so a batch costs one
 //!   wake-up per parked subscriber. It saves the per-message bookkeeping.
+//! * **Batched receive**: tokio has no `recv_many` on a broadcast
+//!   receiver, so `recv_many` and `try_recv_many` call its `try_recv` in a
+//!   loop (waiting in its `recv` only when nothing is waiting). tokio's
+//!   `try_recv` moves past a lag as it reports it, so a lag met after a
+//!   run has taken messages is held in the receiver and reported (and
+//!   counted) by its next receive, where one-by-one receives report it.
 //! * **Panicking payloads**: a `clone` or `drop` that panics inside a send
 //!   or a receive propagates to its caller; tokio's locks ignore poisoning
 //!   and its slots stay consistent, so the bus stays usable (the

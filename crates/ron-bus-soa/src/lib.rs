@@ -13,6 +13,8 @@
 //! Payload cells are twice the capacity, and a floor raised about once per
 //! `capacity` publishes keeps publishers off cells being cloned. Wake-ups
 //! are coalesced: a publish with nobody parked costs one fence and one load.
+//! A subscriber's `recv_many` reads the run of messages waiting under one
+//! pin and one fence.
 //! No payload code runs between a claim and its stamp, so a panicking
 //! `clone` or `drop` leaves the ring usable. Batches claim a chunk per ring
 //! at once, with stack use bounded by the payload's size; one ring per

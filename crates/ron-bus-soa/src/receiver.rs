@@ -53,27 +53,60 @@ impl<T: Clone> SoaReceiver<T> {
         read
     }
 
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        if let Some(ready) = ready(self.take()) {
+    /// One read of a run of at most `max` (at least 1) into `buf`, with
+    /// the bookkeeping of [`take`](Self::take) (each message a delivery;
+    /// the first ends the park, if any).
+    fn take_many(&mut self, buf: &mut Vec<T>, max: usize) -> Read<usize> {
+        let read = self.ring.read_many(&mut self.cursor, &self.pin, buf, max);
+        match &read {
+            Read::Message(n) => {
+                self.wakes.delivered(std::mem::take(&mut self.parked));
+                for _ in 1..*n {
+                    self.wakes.delivered(false);
+                }
+            }
+            Read::Lagged(lost) => self.stats.record_lag(*lost),
+            Read::Empty | Read::Closed => self.wakes.flush(&self.stats),
+        }
+        read
+    }
+
+    /// Polls `take` (one read, with its bookkeeping), parking when it finds
+    /// nothing: the one wait behind `recv` and `recv_many`.
+    fn poll_take<M>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut Self) -> Read<M>,
+    ) -> Poll<Result<M, RecvError>> {
+        if let Some(ready) = ready(take(self)) {
             return Poll::Ready(ready);
         }
         // Park, then look again: a publish that missed our registration
         // wrote before our second look (see `Ring::park`).
         self.ring.park(&mut self.ticket, cx.waker());
         self.parked = true;
-        match ready(self.take()) {
+        match ready(take(self)) {
             Some(ready) => Poll::Ready(ready),
             None => Poll::Pending,
         }
     }
 }
 
-fn ready<T>(read: Read<T>) -> Option<Result<T, RecvError>> {
+fn ready<M>(read: Read<M>) -> Option<Result<M, RecvError>> {
     match read {
         Read::Message(msg) => Some(Ok(msg)),
         Read::Lagged(lost) => Some(Err(RecvError::Lagged(lost))),
         Read::Closed => Some(Err(RecvError::Closed)),
         Read::Empty => None,
+    }
+}
+
+fn try_ready<M>(read: Read<M>) -> Result<M, TryRecvError> {
+    match read {
+        Read::Message(msg) => Ok(msg),
+        Read::Lagged(lost) => Err(TryRecvError::Lagged(lost)),
+        Read::Empty => Err(TryRecvError::Empty),
+        Read::Closed => Err(TryRecvError::Closed),
     }
 }
 
@@ -98,16 +131,29 @@ impl<T> fmt::Debug for SoaReceiver<T> {
 
 impl<T: Clone + Send + Sync + 'static> BusReceiver<T> for SoaReceiver<T> {
     async fn recv(&mut self) -> Result<T, RecvError> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        poll_fn(|cx| self.poll_take(cx, Self::take)).await
     }
 
     fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        match self.take() {
-            Read::Message(msg) => Ok(msg),
-            Read::Lagged(lost) => Err(TryRecvError::Lagged(lost)),
-            Read::Empty => Err(TryRecvError::Empty),
-            Read::Closed => Err(TryRecvError::Closed),
+        try_ready(self.take())
+    }
+
+    /// Reads the whole run waiting, up to `max`, under one pin and one
+    /// fence (see the ring's protocol).
+    async fn recv_many(&mut self, buf: &mut Vec<T>, max: usize) -> Result<usize, RecvError> {
+        if max == 0 {
+            return Ok(0);
         }
+        poll_fn(|cx| self.poll_take(cx, |rx| rx.take_many(buf, max))).await
+    }
+
+    /// Reads the whole run waiting, up to `max`, under one pin and one
+    /// fence (see the ring's protocol).
+    fn try_recv_many(&mut self, buf: &mut Vec<T>, max: usize) -> Result<usize, TryRecvError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        try_ready(self.take_many(buf, max))
     }
 
     fn interest(&self) -> u64 {

@@ -31,10 +31,12 @@
 //! - **I1** cell `j` is initialised once sequence `j`, its first, has been
 //!   written (at rest, every claim written: iff `j < tail`), and then holds the
 //!   newest written `s` with `s & cell_mask == j`.
-//! - **I2** a cell is only read (cloned) while its reader is pinned at a
-//!   sequence `>= floor.claimed` (checked after the pin), and only written
-//!   for a sequence whose old payload is below `floor.safe`: no torn read, no
-//!   use after free, whatever `T` is.
+//! - **I2** a cell is only read (cloned) while its reader is pinned at its
+//!   sequence, having pinned at a sequence `>= floor.claimed` (checked
+//!   after the pin; a run of reads then moves the pin up, never down,
+//!   without a new check), and only written for a sequence whose old
+//!   payload is below `floor.safe`: no torn read, no use after free,
+//!   whatever `T` is.
 //! - **I3** from a claim to the stamp of the last sequence it claimed, a
 //!   publisher runs none of the payload's code.
 //!
@@ -69,6 +71,16 @@
 //!   `tail - capacity`, and reports exactly how many it skipped
 //!   (`Lagged(new - c)`). Smaller: not written yet (or, once `closed` is
 //!   set and `c` has reached `tail`, never will be).
+//! - **Read a run** ([`Ring::read_many`], a subscriber's `recv_many`): as a
+//!   read, pinning and fencing once, for the first sequence `c`; then for
+//!   each next sequence `s` whose stamp is `s + 1` (Acquire), it moves its
+//!   pin up to `s` (a Release store, no fence, no new floor check) and
+//!   clones. A pin only moving up keeps the Dekker argument: a scan whose
+//!   fence preceded the reader's raised a claim the reader saw (at most
+//!   `c`), and every later scan sees the pin, whose value bounds the
+//!   reader's from below. Any other stamp ends the run before it, so a lap
+//!   is reported by the next read, from that cursor, exactly as single
+//!   reads report it.
 //! - **Floor**: before overwriting the payload of `old = seq - 2 * capacity`,
 //!   a publisher makes sure `floor.safe > old`. If not, it raises
 //!   `floor.claimed` to `tail - capacity` (everything below is outside the
@@ -94,10 +106,10 @@
 //!   wake-up is lost; nobody parked costs a publish one fence and one load.
 //!
 //! A read costs loads, two stores (pin, unpin) to the reader's own cache
-//! line and one fence, and writes no line another reader or a publisher
-//! writes: readers do not contend with each other, and publishers never
-//! wait for them except for a reader in the middle of a `clone` of the very
-//! payload being replaced.
+//! line and one fence (a run of `n`: `n + 1` stores and one fence), and
+//! writes no line another reader or a publisher writes: readers do not
+//! contend with each other, and publishers never wait for them except for
+//! a reader in the middle of a `clone` of the very payload being replaced.
 //!
 //! # How it is checked
 //!
@@ -111,7 +123,9 @@
 //! publishers racing for slots and for one slot; a reader lapped while
 //! reading, and two publishers reusing cells while a reader reads (a
 //! payload whose halves must agree detects a torn read, loom's `UnsafeCell`
-//! a concurrent clone and overwrite); close while a reader is parked; a
+//! a concurrent clone and overwrite); a run (`recv_many`) read while a
+//! publisher laps it and while two publishers reuse its cells, its pin
+//! moving from cell to cell; close while a reader is parked; a
 //! publish and a close each waking a parked reader; a receiver leaving the
 //! parked list while another parks and a publish sweeps. `cargo xtask ci`
 //! runs the lane.
@@ -150,11 +164,13 @@ const UNPINNED: u64 = u64::MAX;
 #[derive(Debug)]
 struct Padded<T>(T);
 
-/// What a read found.
+/// What a read found. `M` is the message ([`Ring::read`]) or how many
+/// were appended ([`Ring::read_many`], at least 1).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Read<T> {
-    /// The message at the cursor; the cursor moved past it.
-    Message(T),
+pub(crate) enum Read<M> {
+    /// The message at the cursor (or the run from it); the cursor moved
+    /// past it.
+    Message(M),
     /// The cursor was lapped: this many messages were lost; the cursor now
     /// points at the oldest retained one.
     Lagged(u64),
@@ -390,9 +406,9 @@ impl<T> Ring<T> {
             .saturating_sub(self.capacity)
             .max(old + 1);
         floor.claimed.fetch_max(to, Relaxed);
-        // Dekker with `read_pinned`: our raised claim, then our look at the
-        // pins; the reader's pin, then its look at the claim. From here on
-        // nobody pins below `to`.
+        // Dekker with `read_pinned` and `read_run`: our raised claim, then
+        // our look at the pins; the reader's pin, then its look at the
+        // claim. From here on nobody pins below `to`.
         fence(SeqCst);
         // Cells below both `to` and every reader's pin are free: a reader
         // pinned in between holds back only the publisher that needs its
@@ -524,29 +540,65 @@ impl<T: Clone> Ring<T> {
                     }
                 };
             }
-            if stamp > c + 1 {
-                return self.lapped(cursor);
+            if let Some(read) = self.not_ready(cursor, stamp) {
+                return read;
             }
-            // Not written yet: empty, or claimed and in progress (its
-            // publisher wakes us when done), unless the ring is closed.
-            // `closed` is looked at before `tail`: it is read-mostly, while
-            // loading `tail` would pull its line away from the publishers.
-            // Acquire: pairs with `close`'s SeqCst store, which follows every
-            // publish; seeing it means seeing all of them.
-            if !self.closed.load(Acquire) {
-                return Read::Empty;
-            }
-            if c < self.tail.0.load(Acquire) {
-                // Written before the close: look at the stamp again.
-                continue;
-            }
-            return Read::Closed;
         }
+    }
+
+    /// Appends to `buf` the run of messages ready at `*cursor`, at most
+    /// `max` (at least 1), moving the cursor past them: one pin and one
+    /// fence for the whole run. `Read::Message(n)`: `n` were appended. The
+    /// run stops before a stamp that is not the next sequence's: a lap
+    /// found there is left for the next read to report (exactly as `read`
+    /// would report it from that cursor), as is the close.
+    pub(crate) fn read_many(
+        &self,
+        cursor: &mut u64,
+        pin: &Pin,
+        buf: &mut Vec<T>,
+        max: usize,
+    ) -> Read<usize> {
+        loop {
+            let c = *cursor;
+            // Acquire: pairs with the writer's Release store of the stamp.
+            let stamp = self.stamps[(c & self.mask) as usize].load(Acquire);
+            if stamp == c + 1 {
+                return self.read_run(cursor, pin, buf, max);
+            }
+            if let Some(read) = self.not_ready(cursor, stamp) {
+                return read;
+            }
+        }
+    }
+
+    /// What a read finds at `*cursor` whose slot holds `stamp`, not the
+    /// cursor's own: a lap, nothing yet, or the close; `None` when the
+    /// slot must be looked at again (written before the close).
+    fn not_ready<M>(&self, cursor: &mut u64, stamp: u64) -> Option<Read<M>> {
+        let c = *cursor;
+        if stamp > c + 1 {
+            return Some(self.lapped(cursor));
+        }
+        // Not written yet: empty, or claimed and in progress (its
+        // publisher wakes us when done), unless the ring is closed.
+        // `closed` is looked at before `tail`: it is read-mostly, while
+        // loading `tail` would pull its line away from the publishers.
+        // Acquire: pairs with `close`'s SeqCst store, which follows every
+        // publish; seeing it means seeing all of them.
+        if !self.closed.load(Acquire) {
+            return Some(Read::Empty);
+        }
+        if c < self.tail.0.load(Acquire) {
+            // Written before the close: look at the stamp again.
+            return None;
+        }
+        Some(Read::Closed)
     }
 
     /// The message at `*cursor` was overwritten: moves the cursor to the
     /// oldest retained sequence and says how many were skipped.
-    fn lapped(&self, cursor: &mut u64) -> Read<T> {
+    fn lapped<M>(&self, cursor: &mut u64) -> Read<M> {
         let c = *cursor;
         // The message is gone (or going): the oldest retained one,
         // tail - capacity, is past c. Acquire: pairs with the AcqRel claim
@@ -557,27 +609,75 @@ impl<T: Clone> Ring<T> {
         Read::Lagged(next - c)
     }
 
-    /// Clones the payload of sequence `seq`, whose stamp was seen, unless
-    /// the floor has passed it (then it is outside the retained window).
-    fn read_pinned(&self, seq: u64, pin: &Pin) -> Option<T> {
+    /// Pins the reader at `seq`, whose stamp was seen, unless the floor has
+    /// passed it (then it is outside the retained window, and the reader
+    /// is left unpinned): the guard unpins when it drops.
+    fn pin_at<'p>(&self, seq: u64, pin: &'p Pin) -> Option<Unpin<'p>> {
         let pin = &pin.0.0;
         // Release: a publisher's scan that reads this pin also sees our
         // earlier unpins, and so our earlier clones, happened before it.
         pin.store(seq, Release);
-        let _unpin = Unpin(pin);
+        let unpin = Unpin(pin);
         // Dekker with `wait_for_readers`: our pin, then our look at the
         // floor; the publisher's raised floor, then its look at the pins.
+        // Once past this check no scan frees a cell at or above our pin: a
+        // scan whose fence came before ours raised a claim we see here; one
+        // whose fence came after sees our pin.
         fence(SeqCst);
-        if seq < self.floor.0.claimed.load(Relaxed) {
-            return None;
-        }
-        Some(self.cells[(seq & self.cell_mask) as usize].with(|cell| {
+        (seq >= self.floor.0.claimed.load(Relaxed)).then_some(unpin)
+    }
+
+    /// Clones the payload of sequence `seq`, whose stamp was seen, unless
+    /// the floor has passed it (then it is outside the retained window).
+    fn read_pinned(&self, seq: u64, pin: &Pin) -> Option<T> {
+        let _unpin = self.pin_at(seq, pin)?;
+        Some(self.clone_pinned(seq))
+    }
+
+    /// Clones the payload of sequence `seq`; the caller saw its stamp
+    /// `seq + 1` (Acquire) and is pinned at `seq`, having pinned at or
+    /// below it with [`pin_at`](Self::pin_at).
+    fn clone_pinned(&self, seq: u64) -> T {
+        self.cells[(seq & self.cell_mask) as usize].with(|cell| {
             // SAFETY: the stamp `seq + 1` was seen (Acquire), so the cell
-            // was written with `seq` (I1); we are pinned at `seq >=
-            // floor.claimed`, so no publisher overwrites it until `_unpin`
-            // drops, even if `clone` panics (I2).
+            // was written with `seq` (I1); we are pinned at `seq`, moved up
+            // to it (if at all) from a pin `>= floor.claimed` checked after
+            // the pin, so no publisher overwrites it until the pin moves
+            // past it or unpins, even if `clone` panics (I2).
             unsafe { (*cell).assume_init_ref().clone() }
-        }))
+        })
+    }
+
+    /// Clones the run of messages from `*cursor`, whose stamp was seen,
+    /// into `buf` (see [`read_many`](Self::read_many)) under one pin: the
+    /// pin, fence and floor check of [`pin_at`](Self::pin_at) once, for
+    /// the first; then, per message, its stamp and a store moving the pin
+    /// up to it.
+    fn read_run(&self, cursor: &mut u64, pin: &Pin, buf: &mut Vec<T>, max: usize) -> Read<usize> {
+        let first = *cursor;
+        let Some(pinned) = self.pin_at(first, pin) else {
+            return self.lapped(cursor);
+        };
+        let mut seq = first;
+        loop {
+            // Past the message before its `clone` runs (as in `read`): a
+            // `clone` that panics consumes it; the messages appended
+            // before it stay in `buf`, and `pinned` unpins.
+            *cursor = seq + 1;
+            buf.push(self.clone_pinned(seq));
+            seq += 1;
+            if seq - first == max as u64 {
+                break;
+            }
+            // Acquire: pairs with the writer's Release store of the stamp.
+            // Anything but the next sequence's stamp ends the run: not
+            // written yet, or a lap (left for the next read to report).
+            if self.stamps[(seq & self.mask) as usize].load(Acquire) != seq + 1 {
+                break;
+            }
+            pinned.move_up(seq);
+        }
+        Read::Message((seq - first) as usize)
     }
 }
 
@@ -598,6 +698,18 @@ impl<T> Drop for Ring<T> {
 
 /// Unpins a reader, also when a payload's `clone` panics.
 struct Unpin<'a>(&'a AtomicU64);
+
+impl Unpin<'_> {
+    /// Moves the pin up to `seq` (higher than where it is), within a run.
+    /// No new fence or floor check: a pin only moving up keeps the Dekker
+    /// argument of [`Ring::pin_at`] (a scan that reads the old value sees
+    /// a lower bound of what we read), and Release makes our clones below
+    /// `seq` happen before a scan that reads the new one. So a reader
+    /// preempted in a run holds back only the cell it is cloning.
+    fn move_up(&self, seq: u64) {
+        self.0.store(seq, Release);
+    }
+}
 
 impl Drop for Unpin<'_> {
     fn drop(&mut self) {

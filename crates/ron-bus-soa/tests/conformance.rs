@@ -4,3 +4,10 @@
 
 ron_bus::conformance_tests!(ron_bus_soa::SoaBus<u64>);
 ron_bus::conformance_payload_tests!(ron_bus_soa::SoaBus);
+
+/// This backend takes the whole run waiting (the contract lets a backend
+/// take fewer; this one does not).
+#[test]
+fn recv_many_takes_the_waiting_run() {
+    ron_bus::conformance::recv_many_takes_the_waiting_run::<ron_bus_soa::SoaBus<u64>>();
+}

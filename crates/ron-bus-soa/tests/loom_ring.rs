@@ -199,6 +199,103 @@ fn a_reader_lapped_while_reading_reports_lag_never_a_torn_payload() {
     });
 }
 
+/// One `try_recv_many` of at most `max`: whatever it takes is delivered,
+/// a lag counted; the bus must not be closed.
+fn receive_a_run<T: Clone + Send + Sync + 'static>(
+    rx: &mut impl BusReceiver<T>,
+    max: usize,
+    delivered: &mut Vec<T>,
+    lost: &mut u64,
+) -> bool {
+    match rx.try_recv_many(delivered, max) {
+        Ok(n) => {
+            assert!((1..=max).contains(&n), "Ok({n}) from a run of {max}");
+            true
+        }
+        Err(TryRecvError::Lagged(n)) => {
+            *lost += n;
+            true
+        }
+        Err(TryRecvError::Empty) => false,
+        Err(TryRecvError::Closed) => panic!("closed while a handle lives"),
+    }
+}
+
+/// Reads runs of at most `max` while publishers run (`attempts` of them,
+/// each after a switch point), then, once `publishers` are joined, drains
+/// with runs; checks every payload whole, none twice, and delivered +
+/// lost == `published`; with one publisher (`in_order`), in order.
+fn read_runs_while_publishing(
+    rx: &mut impl BusReceiver<Pair>,
+    max: usize,
+    attempts: usize,
+    publishers: Vec<thread::JoinHandle<()>>,
+    published: u64,
+) {
+    let in_order = publishers.len() == 1;
+    let (mut delivered, mut lost) = (Vec::new(), 0);
+    for _ in 0..attempts {
+        // A switch point, as in `receive_while_publishing`.
+        thread::yield_now();
+        receive_a_run(rx, max, &mut delivered, &mut lost);
+    }
+    for publisher in publishers {
+        publisher.join().unwrap();
+    }
+    while receive_a_run(rx, max, &mut delivered, &mut lost) {}
+    assert_intact(&delivered, lost, published);
+    let mut ids: Vec<u64> = delivered.iter().map(|p| p.0).collect();
+    assert!(
+        !in_order || ids.windows(2).all(|w| w[0] < w[1]),
+        "stale or repeated: {delivered:?}"
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), delivered.len(), "repeated: {delivered:?}");
+}
+
+#[test]
+fn a_run_read_while_a_publisher_laps_it() {
+    // Capacity 1, two cells: a run of up to 3 under one pin, its pin moving
+    // from cell to cell, while the publisher laps its next slot and the
+    // third publish overwrites the first one's cell.
+    model(|| {
+        let bus = SoaBus::<Pair>::with_capacity(1).unwrap();
+        let mut rx = bus.subscribe();
+        let publisher = {
+            let bus = bus.clone();
+            thread::spawn(move || {
+                for i in 1..=3 {
+                    bus.publish(Pair(i, i));
+                }
+            })
+        };
+        read_runs_while_publishing(&mut rx, 3, 2, vec![publisher], 3);
+    });
+}
+
+#[test]
+fn a_run_read_while_two_publishers_reuse_its_cells() {
+    // Capacity 1, two cells: the run moves its pin from one cell to the
+    // other while two publishers reuse both.
+    model(|| {
+        let bus = SoaBus::<Pair>::with_capacity(1).unwrap();
+        let mut rx = bus.subscribe();
+        let publishers = [1, 3]
+            .into_iter()
+            .map(|first| {
+                let bus = bus.clone();
+                thread::spawn(move || {
+                    for i in first..first + 2 {
+                        bus.publish(Pair(i, i));
+                    }
+                })
+            })
+            .collect();
+        read_runs_while_publishing(&mut rx, 4, 2, publishers, 4);
+    });
+}
+
 #[test]
 fn close_while_parked_wakes_the_reader_after_it_drained() {
     model(|| {

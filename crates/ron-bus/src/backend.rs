@@ -127,6 +127,122 @@ pub trait BusReceiver<T>: Send + fmt::Debug + 'static {
     /// [`TryRecvError::Empty`] when none is, otherwise as [`recv`](Self::recv).
     fn try_recv(&mut self) -> Result<T, TryRecvError>;
 
+    /// Waits for messages and appends a run of them to `buf`, in order: at
+    /// least one, at most `max`. Returns how many it appended. Cancel-safe
+    /// like [`recv`](Self::recv): a poll that appends messages is the poll
+    /// that completes, so dropping the future loses no message.
+    ///
+    /// The messages, the lag reports and the close are exactly those of
+    /// [`recv`](Self::recv) called once per message, so a subscriber may mix
+    /// the two freely:
+    ///
+    /// - a run stops *before* a lag: when some messages were appended, it
+    ///   returns `Ok(n)` for those, and the next receive (of any kind)
+    ///   reports [`RecvError::Lagged`], where `recv` would have reported it;
+    ///   a lag at the subscriber's position before anything was appended is
+    ///   `Err(Lagged(k))` with nothing appended;
+    /// - likewise the close: `Ok(n)` for the last retained messages, then
+    ///   [`RecvError::Closed`] on the next call;
+    /// - `max == 0` returns `Ok(0)` at once without looking at the bus (no
+    ///   wait, no lag or close taken), as `tokio::sync::mpsc`'s `recv_many`
+    ///   does with a limit of 0;
+    /// - `buf` is only appended to: what it held before stays, and its
+    ///   growth is what the call returns. An `Err` appends nothing.
+    ///
+    /// It never waits to fill a batch: once a message is there it takes
+    /// what is waiting and returns. How many of the waiting messages beyond
+    /// the first it takes is the backend's: the provided implementation
+    /// takes one per call (a loop over [`try_recv`](Self::try_recv) could
+    /// not hand back a lag it met after some messages), and `ron-bus-soa`,
+    /// `ron-bus-classic` and the [reference](crate::reference) backend
+    /// take every message waiting, up to `max`, up to the next lag or the
+    /// close (the SoA ring reads the run under one pin and one fence).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), with nothing appended.
+    ///
+    /// # Panics
+    ///
+    /// When a message's `clone` panics, as [`recv`](Self::recv): the
+    /// messages appended before it stay in `buf`, the one whose `clone`
+    /// panicked is consumed, and the next receive returns the one after it.
+    ///
+    /// ```
+    /// use ron_bus::reference::ReferenceBus;
+    /// use ron_bus::{BusBackend, BusReceiver, RecvError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ron_bus::BusError> {
+    /// let bus = ReferenceBus::with_capacity(4)?;
+    /// let mut rx = bus.subscribe();
+    /// bus.publish_many(0..6); // 0 and 1 are lost
+    /// drop(bus);
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut buf, 64).await, Err(RecvError::Lagged(2)));
+    /// assert_eq!(rx.recv_many(&mut buf, 3).await, Ok(3));
+    /// assert_eq!(rx.recv_many(&mut buf, 3).await, Ok(1));
+    /// assert_eq!(buf, [2, 3, 4, 5]);
+    /// assert_eq!(rx.recv_many(&mut buf, 3).await, Err(RecvError::Closed));
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn recv_many(
+        &mut self,
+        buf: &mut Vec<T>,
+        max: usize,
+    ) -> impl Future<Output = Result<usize, RecvError>> + Send
+    where
+        T: Send,
+    {
+        async move {
+            if max == 0 {
+                return Ok(0);
+            }
+            buf.push(self.recv().await?);
+            Ok(1)
+        }
+    }
+
+    /// Appends the messages waiting to `buf`, in order, at most `max`,
+    /// without waiting. Returns how many it appended.
+    ///
+    /// As [`recv_many`](Self::recv_many) (the same run, stopping before a
+    /// lag or the close, `Ok(0)` for `max == 0`), except that when nothing
+    /// is waiting it returns [`TryRecvError::Empty`] instead of waiting. On
+    /// a thread outside a runtime, runs are `try_recv_many`, with
+    /// [`blocking_recv`](Self::blocking_recv) for the first message after
+    /// an `Empty`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Self::try_recv), with nothing appended.
+    ///
+    /// # Panics
+    ///
+    /// As [`recv_many`](Self::recv_many).
+    ///
+    /// ```
+    /// use ron_bus::reference::ReferenceBus;
+    /// use ron_bus::{BusBackend, BusReceiver, TryRecvError};
+    ///
+    /// let bus = ReferenceBus::with_capacity(8)?;
+    /// let mut rx = bus.subscribe();
+    /// bus.publish_many([1, 2, 3]);
+    /// let mut buf = Vec::new();
+    /// assert_eq!(rx.try_recv_many(&mut buf, 64), Ok(3));
+    /// assert_eq!(buf, [1, 2, 3]);
+    /// assert_eq!(rx.try_recv_many(&mut buf, 64), Err(TryRecvError::Empty));
+    /// # Ok::<(), ron_bus::BusError>(())
+    /// ```
+    fn try_recv_many(&mut self, buf: &mut Vec<T>, max: usize) -> Result<usize, TryRecvError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        buf.push(self.try_recv()?);
+        Ok(1)
+    }
+
     /// Waits for the next message by blocking the thread: for threads outside
     /// an async runtime (inside one it would stall a worker).
     ///

@@ -121,6 +121,11 @@
 //! Async [`recv`](BusReceiver::recv) (cancel-safe), non-blocking
 //! [`try_recv`](BusReceiver::try_recv), and
 //! [`blocking_recv`](BusReceiver::blocking_recv) for threads outside a runtime.
+//! [`recv_many`](BusReceiver::recv_many) and
+//! [`try_recv_many`](BusReceiver::try_recv_many) take a run of messages
+//! into a buffer, with exactly the messages, lag reports and close of one
+//! `recv` per message (a run stops before a lag or the close, which the
+//! next call reports).
 //! With the `stream` feature, any subscriber becomes a
 //! [`futures_core::Stream`] of `Result<T, Lagged>`
 //! ([`into_stream`](BusReceiver::into_stream), `BusStream`), ending when

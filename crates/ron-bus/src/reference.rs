@@ -259,7 +259,14 @@ pub struct ReferenceReceiver<T> {
 impl<T> ReferenceReceiver<T> {
     /// Takes the next outcome for this subscriber, or `None` if it must wait
     /// (then `waker`, if given, is stored to be woken by the next publish).
-    fn take(&self, waker: Option<&Waker>) -> Option<Result<T, TryRecvError>> {
+    /// What is waiting is taken by `from_queue` from the subscriber's
+    /// queue (`None`: it was empty); a lag can only be at the front of the
+    /// queue, so `from_queue` may move a whole run under this one lock.
+    fn take<R>(
+        &self,
+        waker: Option<&Waker>,
+        from_queue: impl FnOnce(&mut VecDeque<T>) -> Option<R>,
+    ) -> Option<Result<R, TryRecvError>> {
         let mut state = self.shared.lock();
         let closed = state.closed;
         // A receiver's entry lives until the receiver drops.
@@ -269,8 +276,8 @@ impl<T> ReferenceReceiver<T> {
         if sub.lost > 0 {
             return Some(Err(TryRecvError::Lagged(std::mem::take(&mut sub.lost))));
         }
-        if let Some(msg) = sub.queue.pop_front() {
-            return Some(Ok(msg));
+        if let Some(taken) = from_queue(&mut sub.queue) {
+            return Some(Ok(taken));
         }
         if closed {
             return Some(Err(TryRecvError::Closed));
@@ -279,11 +286,30 @@ impl<T> ReferenceReceiver<T> {
         None
     }
 
-    fn account(&self, outcome: Result<T, TryRecvError>) -> Result<T, TryRecvError> {
+    fn account<M>(&self, outcome: Result<M, TryRecvError>) -> Result<M, TryRecvError> {
         if let Err(TryRecvError::Lagged(lost)) = outcome {
             self.shared.stats.record_lag(lost);
         }
         outcome
+    }
+}
+
+/// Moves up to `max` messages from the front of `queue` to `buf`; `None`
+/// if there were none.
+fn take_run<T>(queue: &mut VecDeque<T>, buf: &mut Vec<T>, max: usize) -> Option<usize> {
+    let n = max.min(queue.len());
+    (n > 0).then(|| {
+        buf.extend(queue.drain(..n));
+        n
+    })
+}
+
+/// `recv`'s error for what `take` found: `take` never reports `Empty` when
+/// given a waker (it parks instead).
+fn to_recv_error(error: TryRecvError) -> RecvError {
+    match error {
+        TryRecvError::Lagged(n) => RecvError::Lagged(n),
+        TryRecvError::Closed | TryRecvError::Empty => RecvError::Closed,
     }
 }
 
@@ -304,18 +330,46 @@ impl<T> fmt::Debug for ReferenceReceiver<T> {
 
 impl<T: Clone + Send + Sync + 'static> BusReceiver<T> for ReferenceReceiver<T> {
     fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + Send {
-        poll_fn(move |cx| match self.take(Some(cx.waker())) {
-            Some(outcome) => Poll::Ready(self.account(outcome).map_err(|e| match e {
-                TryRecvError::Lagged(n) => RecvError::Lagged(n),
-                // `take` never reports `Empty`: it parks instead.
-                TryRecvError::Closed | TryRecvError::Empty => RecvError::Closed,
-            })),
-            None => Poll::Pending,
-        })
+        poll_fn(
+            move |cx| match self.take(Some(cx.waker()), VecDeque::pop_front) {
+                Some(outcome) => Poll::Ready(self.account(outcome).map_err(to_recv_error)),
+                None => Poll::Pending,
+            },
+        )
     }
 
     fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let outcome = self.take(None).unwrap_or(Err(TryRecvError::Empty));
+        let outcome = self
+            .take(None, VecDeque::pop_front)
+            .unwrap_or(Err(TryRecvError::Empty));
+        self.account(outcome)
+    }
+
+    /// Moves the whole run waiting, up to `max`, under one lock.
+    fn recv_many(
+        &mut self,
+        buf: &mut Vec<T>,
+        max: usize,
+    ) -> impl Future<Output = Result<usize, RecvError>> + Send {
+        poll_fn(move |cx| {
+            if max == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            match self.take(Some(cx.waker()), |queue| take_run(queue, buf, max)) {
+                Some(outcome) => Poll::Ready(self.account(outcome).map_err(to_recv_error)),
+                None => Poll::Pending,
+            }
+        })
+    }
+
+    /// Moves the whole run waiting, up to `max`, under one lock.
+    fn try_recv_many(&mut self, buf: &mut Vec<T>, max: usize) -> Result<usize, TryRecvError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let outcome = self
+            .take(None, |queue| take_run(queue, buf, max))
+            .unwrap_or(Err(TryRecvError::Empty));
         self.account(outcome)
     }
 

@@ -249,6 +249,56 @@ impl Subscriber {
         BusReceiver::try_recv(self)
     }
 
+    /// Waits for events and appends a run of them to `buf`: at least one,
+    /// at most `max`, every event waiting up to the next lag or the close
+    /// (cancel-safe). Returns how many it appended. The events, lag
+    /// reports and close are exactly [`recv`](Self::recv)'s, one call per
+    /// event: a lag or the close met after some events is reported by the
+    /// next call; `max == 0` returns `Ok(0)` at once. See
+    /// [`BusReceiver::recv_many`].
+    ///
+    /// ```
+    /// use ron_kernel::bus::Bus;
+    /// use ron_kernel::KernelEvent;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let bus = Bus::new(64)?;
+    /// let mut rx = bus.subscribe();
+    /// bus.publish_many([KernelEvent::health("a", true), KernelEvent::health("b", true)]);
+    /// let mut events = Vec::new();
+    /// assert_eq!(rx.recv_many(&mut events, 64).await?, 2);
+    /// assert_eq!(events[1], KernelEvent::health("b", true));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv), with nothing appended.
+    pub async fn recv_many(
+        &mut self,
+        buf: &mut Vec<KernelEvent>,
+        max: usize,
+    ) -> Result<usize, RecvError> {
+        BusReceiver::recv_many(self, buf, max).await
+    }
+
+    /// Appends the events waiting to `buf`, at most `max`, without
+    /// waiting: as [`recv_many`](Self::recv_many), or
+    /// [`TryRecvError::Empty`] when none is.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_recv`](Self::try_recv), with nothing appended.
+    pub fn try_recv_many(
+        &mut self,
+        buf: &mut Vec<KernelEvent>,
+        max: usize,
+    ) -> Result<usize, TryRecvError> {
+        BusReceiver::try_recv_many(self, buf, max)
+    }
+
     /// Waits for the next event by blocking the thread (outside a runtime).
     ///
     /// # Errors
@@ -305,6 +355,28 @@ impl BusReceiver<KernelEvent> for Subscriber {
         }
     }
 
+    async fn recv_many(
+        &mut self,
+        buf: &mut Vec<KernelEvent>,
+        max: usize,
+    ) -> Result<usize, RecvError> {
+        match &mut self.inner {
+            SubscriberInner::Soa(rx) => rx.recv_many(buf, max).await,
+            SubscriberInner::Classic(rx) => rx.recv_many(buf, max).await,
+        }
+    }
+
+    fn try_recv_many(
+        &mut self,
+        buf: &mut Vec<KernelEvent>,
+        max: usize,
+    ) -> Result<usize, TryRecvError> {
+        match &mut self.inner {
+            SubscriberInner::Soa(rx) => rx.try_recv_many(buf, max),
+            SubscriberInner::Classic(rx) => rx.try_recv_many(buf, max),
+        }
+    }
+
     fn interest(&self) -> u64 {
         match &self.inner {
             SubscriberInner::Soa(rx) => rx.interest(),
@@ -341,6 +413,39 @@ mod tests {
     fn events_route_by_topic_on_every_backend() {
         events_route_by_topic_on(Backend::Soa);
         events_route_by_topic_on(Backend::Classic);
+    }
+
+    /// The facade's batched receive is its backend's: the whole run, the
+    /// lag before it, the close after it.
+    fn recv_many_takes_the_run_on(backend: Backend) {
+        let bus = Bus::with_backend(backend, 4).unwrap();
+        let mut rx = bus.subscribe();
+        let events: Vec<KernelEvent> = (0..6)
+            .map(|i| KernelEvent::health(&format!("svc{i}"), true))
+            .collect();
+        bus.publish_many(events.clone());
+        let mut got = Vec::new();
+        assert_eq!(rx.try_recv_many(&mut got, 64), Err(TryRecvError::Lagged(2)));
+        assert_eq!(rx.try_recv_many(&mut got, 3), Ok(3));
+        bus.publish(events[0].clone());
+        drop(bus);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert_eq!(rx.recv_many(&mut got, 0).await, Ok(0));
+            assert_eq!(rx.recv_many(&mut got, 64).await, Ok(2));
+            assert_eq!(rx.recv_many(&mut got, 64).await, Err(RecvError::Closed));
+        });
+        let mut want = events[2..].to_vec();
+        want.push(events[0].clone());
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn recv_many_takes_the_run_on_every_backend() {
+        recv_many_takes_the_run_on(Backend::Soa);
+        recv_many_takes_the_run_on(Backend::Classic);
     }
 
     #[test]

@@ -12,18 +12,24 @@
 //! and a property test against a `VecDeque` model), `Lagged(n)` then the
 //! oldest retained message, late subscribers, closing with drain, receiver
 //! drops, `publish_many`, interest masks (batches included), coalesced
-//! wake-ups, wakers of dropped receivers, `blocking_recv`, a subscriber as
-//! a `Stream` (the same items and lag accounting as `recv`, nothing lost
-//! while it waits) and a multi-thread stress test.
+//! wake-ups, wakers of dropped receivers, `blocking_recv`, batched receive
+//! (`recv_many` and `try_recv_many`: the same items and lag accounting as
+//! one-by-one receives, in the fixed cases, the model and the stress
+//! test), a subscriber as a `Stream` (the same items and lag accounting as
+//! `recv`, nothing lost while it waits) and a multi-thread stress test.
+//! [`recv_many_takes_the_waiting_run`] is run by backends that batch (the
+//! contract lets a backend take fewer).
 //! [`conformance_payload_tests!`](crate::conformance_payload_tests) adds the
 //! cases about payload types: a `clone` or `drop` that panics (the bus
-//! stays usable, a receive whose `clone` panics consumes that message, and
-//! the stats count exactly what a publish cut short stored), and payloads
-//! too large to keep many of on a thread's stack.
+//! stays usable, a receive whose `clone` panics consumes that message, a
+//! run keeps what it took before it, and the stats count exactly what a
+//! publish cut short stored), and payloads too large to keep many of on a
+//! thread's stack.
 //!
 //! Enabled by the `conformance` feature (it brings proptest and tokio, and
 //! turns on `stream`).
 
+mod batch;
 mod cases;
 mod model;
 mod payloads;
@@ -31,11 +37,16 @@ mod stream;
 mod stress;
 mod waker;
 
+pub use batch::{
+    a_parked_recv_many_is_woken_and_loses_nothing, recv_many_takes_the_waiting_run,
+    recv_many_yields_what_recv_does,
+};
 pub use cases::*;
 pub use model::matches_the_vecdeque_model;
 pub use payloads::{
     Big, Payload, Traps, a_batch_cut_short_by_a_panic_counts_what_it_published,
-    a_receive_whose_clone_panics_moves_past_the_message, large_payloads_batch_on_a_small_stack,
+    a_receive_whose_clone_panics_moves_past_the_message,
+    a_run_whose_clone_panics_keeps_what_it_took, large_payloads_batch_on_a_small_stack,
     panicking_payloads_leave_the_bus_usable,
 };
 pub use stream::{a_waiting_stream_is_woken_and_loses_nothing, stream_yields_what_recv_does};
@@ -67,6 +78,8 @@ macro_rules! conformance_tests {
             blocking_recv_works_from_a_plain_thread,
             stream_yields_what_recv_does,
             a_waiting_stream_is_woken_and_loses_nothing,
+            recv_many_yields_what_recv_does,
+            a_parked_recv_many_is_woken_and_loses_nothing,
             matches_the_vecdeque_model,
             stress_exact_accounting,
         );
@@ -102,6 +115,13 @@ macro_rules! conformance_payload_tests {
         #[test]
         fn a_receive_whose_clone_panics_moves_past_the_message() {
             $crate::conformance::a_receive_whose_clone_panics_moves_past_the_message::<
+                $($bus)::+<$crate::conformance::Payload>,
+            >();
+        }
+
+        #[test]
+        fn a_run_whose_clone_panics_keeps_what_it_took() {
+            $crate::conformance::a_run_whose_clone_panics_keeps_what_it_took::<
                 $($bus)::+<$crate::conformance::Payload>,
             >();
         }

@@ -38,6 +38,16 @@ enum Op {
     PollRecv {
         sub: usize,
     },
+    /// `try_recv_many` with this `max`.
+    TryRecvMany {
+        sub: usize,
+        max: usize,
+    },
+    /// Polls `recv_many` with this `max` once.
+    PollRecvMany {
+        sub: usize,
+        max: usize,
+    },
     Drop {
         sub: usize,
     },
@@ -54,6 +64,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..MASKS.len()).prop_map(|mask| Op::Subscribe { mask }),
         3 => any::<usize>().prop_map(|sub| Op::TryRecv { sub }),
         2 => any::<usize>().prop_map(|sub| Op::PollRecv { sub }),
+        2 => (any::<usize>(), 0..6usize).prop_map(|(sub, max)| Op::TryRecvMany { sub, max }),
+        1 => (any::<usize>(), 0..6usize).prop_map(|(sub, max)| Op::PollRecvMany { sub, max }),
         1 => any::<usize>().prop_map(|sub| Op::Drop { sub }),
     ]
 }
@@ -77,6 +89,40 @@ impl ModelSub {
         }
         self.queue.push_back(msg);
         true
+    }
+
+    /// Checks what a run of at most `max` returned (`got`, having appended
+    /// `appended`) against the model and takes it: `max == 0` takes
+    /// nothing; a lag comes alone; otherwise at least one and at most
+    /// `max` of the messages waiting, in order (a backend may take fewer
+    /// than are waiting).
+    fn recv_many(
+        &mut self,
+        max: usize,
+        got: Result<usize, TryRecvError>,
+        appended: &[u64],
+    ) -> Result<(), TestCaseError> {
+        if max == 0 {
+            prop_assert_eq!(got, Ok(0));
+            prop_assert!(appended.is_empty());
+            return Ok(());
+        }
+        let Ok(n) = got else {
+            prop_assert_eq!(got.map(|_| 0), self.recv(false).map(|_| 0));
+            prop_assert!(appended.is_empty(), "an error appended {:?}", appended);
+            return Ok(());
+        };
+        prop_assert_eq!(self.lost, 0, "a run of {} hid a lag", n);
+        prop_assert!(
+            (1..=max.min(self.queue.len())).contains(&n),
+            "Ok({}) from a run of at most {} with {} waiting",
+            n,
+            max,
+            self.queue.len()
+        );
+        let want: Vec<u64> = self.queue.drain(..n).collect();
+        prop_assert_eq!(appended, &want[..]);
+        Ok(())
     }
 
     fn recv(&mut self, closed: bool) -> Result<u64, TryRecvError> {
@@ -156,12 +202,34 @@ fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     ),
                 }
             }
+            Op::TryRecvMany { sub, max } if !subs.is_empty() => {
+                let i = sub % subs.len();
+                let mut buf = Vec::new();
+                let got = subs[i].try_recv_many(&mut buf, max);
+                model[i].recv_many(max, got, &buf)?;
+            }
+            Op::PollRecvMany { sub, max } if !subs.is_empty() => {
+                let i = sub % subs.len();
+                let mut buf = Vec::new();
+                let got = match probe.poll(pin!(subs[i].recv_many(&mut buf, max))) {
+                    Poll::Ready(Ok(n)) => Ok(n),
+                    Poll::Ready(Err(RecvError::Lagged(n))) => Err(TryRecvError::Lagged(n)),
+                    Poll::Ready(Err(RecvError::Closed)) => Err(TryRecvError::Closed),
+                    // The model must have nothing either.
+                    Poll::Pending => Err(TryRecvError::Empty),
+                };
+                model[i].recv_many(max, got, &buf)?;
+            }
             Op::Drop { sub } if !subs.is_empty() => {
                 let i = sub % subs.len();
                 drop(subs.remove(i));
                 model.remove(i);
             }
-            Op::TryRecv { .. } | Op::PollRecv { .. } | Op::Drop { .. } => {}
+            Op::TryRecv { .. }
+            | Op::PollRecv { .. }
+            | Op::TryRecvMany { .. }
+            | Op::PollRecvMany { .. }
+            | Op::Drop { .. } => {}
         }
         prop_assert_eq!(bus.receiver_count(), subs.len());
     }
@@ -180,8 +248,10 @@ fn run<B: BusBackend<u64>>(ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 /// Random operation sequences give exactly the model's results: publish
-/// return values, every receive (messages, `Lagged(n)`, `Empty`), receiver
-/// counts, and the drain-then-`Closed` ending.
+/// return values, every receive (messages, `Lagged(n)`, `Empty`), every
+/// run of `try_recv_many` and `recv_many` (the model's next messages, at
+/// least one and at most `max`, never across a lag; `Ok(0)` for `max ==
+/// 0`), receiver counts, and the drain-then-`Closed` ending.
 pub fn matches_the_vecdeque_model<B: BusBackend<u64>>() {
     let mut runner = TestRunner::new(Config {
         cases: 256,

@@ -375,6 +375,53 @@ pub fn a_receive_whose_clone_panics_moves_past_the_message<B: BusBackend<Payload
     assert_eq!(traps.alive.load(Ordering::SeqCst), 0, "payloads leaked");
 }
 
+/// A run (`try_recv_many`) that meets a payload whose `clone` panics keeps
+/// what it took: the messages appended before it stay in the buffer, the
+/// trapped one is consumed (the panic was its report, no lag), and the
+/// next run goes on with the one after it. Per subscriber, the messages
+/// taken plus one per panic are exactly those published, in order.
+pub fn a_run_whose_clone_panics_keeps_what_it_took<B: BusBackend<Payload>>() {
+    let traps = Arc::new(Traps::default());
+    let bus = B::with_capacity(8).unwrap();
+    let rxs = vec![bus.subscribe(), bus.subscribe_with_interest(NARROW)];
+    bus.publish_many_topic(payloads(&traps, NARROW, 0..6));
+    const TRAPPED: u64 = 2;
+    traps
+        .clone_always_panics
+        .store(TRAPPED + 1, Ordering::SeqCst);
+    let received = within_deadline("runs past a trapped message", move || {
+        let mut received = Vec::new();
+        for mut rx in rxs {
+            let mut buf = Vec::new();
+            let mut panics = 0;
+            // Bounded: a receiver that never settles fails the test.
+            for _ in 0..100 {
+                let run = catch_unwind(AssertUnwindSafe(|| rx.try_recv_many(&mut buf, 64)));
+                match run {
+                    Ok(Ok(n)) => assert!(n >= 1, "Ok(0) from a run of 64"),
+                    Ok(Err(TryRecvError::Empty)) => break,
+                    Ok(Err(error)) => panic!("{error:?} with nothing lost on an open bus"),
+                    Err(_) => panics += 1,
+                }
+            }
+            let ids: Vec<u64> = buf.iter().map(|p| p.id).collect();
+            received.push((ids, panics));
+        }
+        drop(bus);
+        received
+    });
+    for (i, (ids, panics)) in received.iter().enumerate() {
+        let expected: Vec<u64> = (0..6).filter(|&id| *panics == 0 || id != TRAPPED).collect();
+        assert!(
+            *panics <= 1 && *ids == expected,
+            "subscriber {i}: a run that panicked must keep what it took, consume exactly \
+             the trapped message and go on with the next: {ids:?}, {panics} panics"
+        );
+    }
+    traps.clone_always_panics.store(0, Ordering::SeqCst);
+    assert_eq!(traps.alive.load(Ordering::SeqCst), 0, "payloads leaked");
+}
+
 /// A batch that a payload's panic cuts short counts, in the bus stats,
 /// exactly the messages it published, and so does a single publish that
 /// panics after storing its message: for a subscriber that hears

@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::Duration;
 
-use crate::{BusBackend, BusReceiver, RecvError};
+use crate::{BusBackend, BusReceiver, RecvError, TryRecvError};
 
 const PUBLISHERS: u64 = 3;
 const PER_PUBLISHER: u64 = 20_000;
@@ -41,12 +41,26 @@ impl Tally {
             Err(RecvError::Closed) => false,
         }
     }
+
+    /// Takes what a run appended to `buf` (emptying it), then its error,
+    /// if any; false at `Closed`.
+    fn take_run(&mut self, outcome: Result<(), RecvError>, buf: &mut Vec<u64>, who: &str) -> bool {
+        for msg in buf.drain(..) {
+            self.take(Ok(msg), who);
+        }
+        match outcome {
+            Ok(()) => true,
+            Err(error) => self.take(Err(error), who),
+        }
+    }
 }
 
 /// 3 publisher threads x 20,000 messages; subscribers on plain threads
-/// (`blocking_recv`), on a multi-thread runtime (`recv`), and one slow reader
-/// that sleeps now and then. Each checks per-publisher order and, at
-/// `Closed`, delivered + lost == everything published.
+/// (`blocking_recv`, and runs of `try_recv_many` between them), on a
+/// multi-thread runtime (`recv`, and runs of `recv_many`), and one slow
+/// reader that sleeps now and then. Each checks per-publisher order and,
+/// at `Closed`, delivered + lost == everything published: runs lose and
+/// report exactly what one-by-one receives do.
 pub fn stress_exact_accounting<B: BusBackend<u64>>() {
     let bus = B::with_capacity(CAPACITY).unwrap();
     let stats = std::sync::Arc::clone(bus.stats());
@@ -80,7 +94,26 @@ pub fn stress_exact_accounting<B: BusBackend<u64>>() {
             tally
         })
     };
-    let task_subs: Vec<_> = (0..2)
+    let run_thread = {
+        let mut rx = bus.subscribe();
+        thread::spawn(move || {
+            let who = "thread subscriber in runs";
+            let (mut tally, mut buf) = (Tally::default(), Vec::new());
+            loop {
+                let outcome = match rx.try_recv_many(&mut buf, 16) {
+                    Ok(_) => Ok(()),
+                    Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                    // Nothing waiting: wait for one message.
+                    Err(TryRecvError::Empty) => rx.blocking_recv().map(|msg| buf.push(msg)),
+                };
+                if !tally.take_run(outcome, &mut buf, who) {
+                    return tally;
+                }
+            }
+        })
+    };
+    let mut task_subs: Vec<_> = (0..2)
         .map(|i| {
             let mut rx = bus.subscribe();
             runtime.spawn(async move {
@@ -90,6 +123,18 @@ pub fn stress_exact_accounting<B: BusBackend<u64>>() {
             })
         })
         .collect();
+    task_subs.push({
+        let mut rx = bus.subscribe();
+        runtime.spawn(async move {
+            let (mut tally, mut buf) = (Tally::default(), Vec::new());
+            loop {
+                let outcome = rx.recv_many(&mut buf, 64).await.map(|_| ());
+                if !tally.take_run(outcome, &mut buf, "task subscriber in runs") {
+                    return tally;
+                }
+            }
+        })
+    });
 
     let publishers: Vec<_> = (0..PUBLISHERS)
         .map(|p| {
@@ -117,6 +162,7 @@ pub fn stress_exact_accounting<B: BusBackend<u64>>() {
     let total = PUBLISHERS * PER_PUBLISHER;
     let mut tallies: Vec<Tally> = thread_subs.into_iter().map(|t| t.join().unwrap()).collect();
     tallies.push(slow.join().unwrap());
+    tallies.push(run_thread.join().unwrap());
     for task in task_subs {
         tallies.push(runtime.block_on(task).unwrap());
     }
