@@ -15,7 +15,11 @@
 //!   masks sit in a [`ron_bus::MaskTable`] behind a lock, and the union of
 //!   their masks in an atomic a publish reads first, as in `ron-bus-soa`: a
 //!   publish whose topic matches no narrower mask (every publish, with only
-//!   full-mask subscribers) is exactly one tokio send and takes no lock.
+//!   full-mask subscribers) is exactly one tokio send and takes no lock; a
+//!   topic-0 publish reaches nobody and makes no send either. A narrower
+//!   mask's channel outlives its last subscriber until the next narrower
+//!   subscribe prunes it: until then a publish matching it still takes the
+//!   lock and makes a send that stores nothing.
 //! * **Wake accounting**: tokio already wakes a parked receiver once and not
 //!   again until it re-parks. The receiver counts a delivery that ended a
 //!   park as a notify *send* and any other delivery as *suppressed*, in a

@@ -56,9 +56,13 @@ fn topics_outside_every_narrow_mask_reach_only_full_mask_subscribers() {
     assert_eq!(narrow.try_recv().unwrap(), 3);
     assert!(narrow.try_recv().is_err());
 
-    // The 0b10 channel loses its receiver; the next subscribe prunes it.
+    // The 0b10 channel loses its receiver; the next subscribe prunes it,
+    // and the union shrinks with it (the deliveries below would be the
+    // same with a stale union: only the union itself shows the prune).
+    assert!(format!("{bus:?}").contains("narrow_topics: 2,"), "{bus:?}");
     drop(narrow);
     let mut other = bus.subscribe_with_interest(0b100);
+    assert!(format!("{bus:?}").contains("narrow_topics: 4,"), "{bus:?}");
     assert_eq!(bus.publish_topic(0b10, 5), 1);
     assert_eq!(bus.publish_topic(0b100, 6), 2);
     assert_eq!(other.try_recv().unwrap(), 6);

@@ -16,9 +16,18 @@ use crate::sync::{Arc, AtomicU64, RwLock};
 /// publisher handle, and the bus closes when the last handle drops.
 ///
 /// Full-mask subscribers share one ring; each narrower interest mask gets
-/// its own ring (created on first subscribe, dropped with its last
-/// subscriber), so a subscriber's capacity and lag count only messages in
-/// its interest, and traffic outside it never wakes or charges it.
+/// its own ring (created on first subscribe), so a subscriber's capacity
+/// and lag count only messages in its interest, and traffic outside it
+/// never wakes or charges it.
+///
+/// A narrow ring outlives its last subscriber: the bus keeps it until the
+/// next [`subscribe_with_interest`](BusBackend::subscribe_with_interest)
+/// (of any narrower mask) prunes it, or until the last bus handle drops.
+/// Until then it keeps its allocation and the payloads its cells hold, up
+/// to `2 × capacity` of them (the ring's cells; see `ring.rs`): a payload
+/// that owns a large buffer or a resource stays alive that long, possibly
+/// for the bus's lifetime if no narrower subscribe follows. Each publish
+/// whose topic matches its mask also pays for it (see `narrow_topics`).
 pub struct SoaBus<T> {
     shared: Arc<Shared<T>>,
     /// `shared.all` and `shared.stats`, also held here so the common
@@ -41,8 +50,11 @@ pub(crate) struct Shared<T> {
     /// the lock: a topic outside it skips the lock and the narrow rings.
     /// Relaxed: a subscribe ordered before a publish by the caller is seen
     /// by it; a concurrent one may go either way. It may still include the
-    /// mask of a ring whose receivers are gone (pruned at the next
-    /// subscribe), which only costs that publish the slow path.
+    /// mask of a ring whose receivers are gone (pruned at the next narrower
+    /// subscribe): until then every publish whose topic shares a bit with
+    /// that mask (every plain `publish` among them) takes the slow path,
+    /// the read lock, a load of that ring's receiver count (a ring nobody
+    /// reads is not written) and a wake check, as if it had a subscriber.
     narrow_topics: AtomicU64,
 }
 

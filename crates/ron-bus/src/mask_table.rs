@@ -14,7 +14,11 @@
 /// Channels are pruned on [`subscribe`](Self::subscribe), never on a
 /// receiver's drop: a drop then touches no shared list, and the table
 /// holds at most one dead channel per mask that had subscribers since the
-/// last subscribe.
+/// last subscribe. The price of a dead channel, until that next subscribe
+/// (or until the table drops): its allocation and whatever it still holds
+/// (a ring keeps its payloads), and its mask stays in
+/// [`topics`](Self::topics), so a publish whose topic matches it takes the
+/// backend's slow path (lock, matching walk) as if it had subscribers.
 ///
 /// ```
 /// use ron_bus::MaskTable;

@@ -89,18 +89,32 @@ impl<T> Shared<T> {
     }
 }
 
-/// The wakers a publish took from parked subscribers: woken when it drops,
-/// after the lock is released, also when a payload's `clone` or `drop`
-/// panicked half-way (a subscriber that got a message is always woken).
-#[derive(Default)]
-struct Wakeups {
+/// The wakers a publish took from parked subscribers, and its wake-up
+/// counts: when it drops, after the lock is released, the counts go to
+/// the stats and the wakers are woken, also when a payload's `clone` or
+/// `drop` panicked half-way (a subscriber that got a message is always
+/// woken, and every wake-up sent is counted).
+struct Wakeups<'a> {
     wakers: Vec<Waker>,
     /// Each delivery: to a parked subscriber (its waker taken) or not.
     tally: WakeTally,
+    stats: &'a BusStats,
 }
 
-impl Drop for Wakeups {
+impl<'a> Wakeups<'a> {
+    fn new(stats: &'a BusStats) -> Self {
+        Self {
+            wakers: Vec::new(),
+            tally: WakeTally::new(),
+            stats,
+        }
+    }
+}
+
+impl Drop for Wakeups<'_> {
     fn drop(&mut self) {
+        // Counted first: a woken subscriber finds its wake-up in the stats.
+        self.tally.flush(self.stats);
         self.wakers.drain(..).for_each(Waker::wake);
     }
 }
@@ -115,7 +129,7 @@ impl<T: Clone> ReferenceBus<T> {
         state: &mut State<T>,
         topic: u64,
         msg: &T,
-        wakeups: &mut Wakeups,
+        wakeups: &mut Wakeups<'_>,
         tally: &mut PublishTally<'_>,
     ) -> usize {
         let mut receivers = 0;
@@ -179,7 +193,7 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
     }
 
     fn publish_topic(&self, topic: u64, msg: T) -> usize {
-        let mut wakeups = Wakeups::default();
+        let mut wakeups = Wakeups::new(&self.shared.stats);
         let mut tally = PublishTally::single(&self.shared.stats);
         let receivers = self.deliver(
             &mut self.shared.lock(),
@@ -189,13 +203,13 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
             &mut tally,
         );
         tally.count(receivers);
+        // The publish is counted before its wake-ups (when `wakeups` drops).
         drop(tally);
-        wakeups.tally.flush(&self.shared.stats);
         receivers
     }
 
     fn publish_many_topic<I: IntoIterator<Item = (u64, T)>>(&self, batch: I) -> usize {
-        let mut wakeups = Wakeups::default();
+        let mut wakeups = Wakeups::new(&self.shared.stats);
         // Records the messages published, also if a payload panics.
         let mut tally = PublishTally::batch(&self.shared.stats);
         let mut total = 0;
@@ -210,7 +224,6 @@ impl<T: Clone + Send + Sync + 'static> BusBackend<T> for ReferenceBus<T> {
         drop(tally);
         // One sweep for the whole batch, after every message is in place
         // (when `wakeups` drops, after the lock).
-        wakeups.tally.flush(&self.shared.stats);
         total
     }
 

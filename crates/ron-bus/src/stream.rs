@@ -56,6 +56,19 @@ enum State<T, R> {
 /// Dropping the stream, parked or not, loses no message for other
 /// subscribers and drops the receiver with its waker.
 ///
+/// The stream is `Send` (for a `Send` receiver, as every backend's is), so
+/// a task that owns it may move between threads, but not `Sync`: the
+/// parked receive is kept as a `Pin<Box<dyn Future + Send>>`, which is not
+/// `Sync` (asking every backend's receive future to be `Sync` would buy
+/// nothing: a stream is only polled through `&mut`). To reach one stream
+/// from several tasks, put it behind a mutex (which needs only `Send`), or
+/// give each task its own subscriber.
+///
+/// ```compile_fail,E0277
+/// fn shared<S: Sync>() {}
+/// shared::<ron_bus::BusStream<u64, ron_bus::reference::ReferenceReceiver<u64>>>();
+/// ```
+///
 /// ```
 /// use futures_util::StreamExt;
 /// use ron_bus::reference::ReferenceBus;

@@ -10,6 +10,11 @@ use std::sync::Arc;
 ///
 /// With the `serde` feature it (de)serializes internally tagged:
 /// `{"kind": "health", "service": "api", "ok": true}`, `{"kind": "shutdown"}`.
+/// Deserializing an internally tagged enum buffers its fields until it has
+/// found the tag, so it needs a self-describing format (serde's
+/// `deserialize_any`: JSON, TOML, YAML, MessagePack, CBOR, …); formats that
+/// are not self-describing, such as bincode or postcard, cannot deserialize
+/// it (serializing does not need `deserialize_any`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "serde",

@@ -49,7 +49,10 @@ pub use payloads::{
     a_run_whose_clone_panics_keeps_what_it_took, large_payloads_batch_on_a_small_stack,
     panicking_payloads_leave_the_bus_usable,
 };
-pub use stream::{a_waiting_stream_is_woken_and_loses_nothing, stream_yields_what_recv_does};
+pub use stream::{
+    a_narrow_subscribers_stream_yields_what_its_recv_does,
+    a_waiting_stream_is_woken_and_loses_nothing, stream_yields_what_recv_does,
+};
 pub use stress::stress_exact_accounting;
 
 /// Instantiates every conformance test for a backend type implementing
@@ -78,6 +81,7 @@ macro_rules! conformance_tests {
             blocking_recv_works_from_a_plain_thread,
             stream_yields_what_recv_does,
             a_waiting_stream_is_woken_and_loses_nothing,
+            a_narrow_subscribers_stream_yields_what_its_recv_does,
             recv_many_yields_what_recv_does,
             a_parked_recv_many_is_woken_and_loses_nothing,
             matches_the_vecdeque_model,
