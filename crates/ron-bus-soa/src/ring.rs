@@ -133,7 +133,9 @@
 //! The models were checked by injecting faults: a leaving receiver that
 //! zeroes the parked count makes loom report the other reader's lost
 //! wake-up as a deadlock; dropping the reader's fence, or the publisher's
-//! wait for pins, fails both cell models. Each model's reading loop yields
+//! wait for pins, fails both cell models; moving a run's pin one past the
+//! cell it is cloning fails the two-publisher run model (loom: a
+//! concurrent read and write of that cell). Each model's reading loop yields
 //! to loom's scheduler between polls: without a switch point there, loom
 //! ran the polls before the publisher thread and explored a single
 //! schedule (two models were vacuous that way until the injections showed
