@@ -41,6 +41,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use ron_benches::async_harness::{AsyncChannel, HarnessError, Run, WORKERS, flood, paced};
+use ron_benches::cli::BenchArgs;
 use ron_benches::harness::Next;
 use ron_benches::rounds::OnBus;
 use ron_benches::{median, percentile};
@@ -304,20 +305,8 @@ fn to_json(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value_of = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
-    // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
-    let full = args.iter().any(|a| a == "--bench");
-    let quick = args.iter().any(|a| a == "--quick");
-    let rounds = value_of("--rounds")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(if full && !quick { 5 } else { 1 });
+    let args = BenchArgs::from_env();
+    let (full, quick, rounds) = (args.full, args.quick, args.rounds());
     // A flood run delivers about `budget` messages whatever the task count
     // (fewer messages to more tasks), at least four laps of the ring.
     let (budget, duration) = match (full, quick) {
@@ -325,7 +314,7 @@ fn main() {
         (true, true) => (1_000_000, Duration::from_millis(200)),
         (false, _) => (50_000, Duration::from_millis(20)),
     };
-    let only = value_of("--only");
+    let only = args.value("--only");
     let libs: Vec<Lib> = [
         lib::<OnBus<SoaBus<u64>>>(SOA),
         lib::<OnBus<ClassicBus<u64>>>("ron-bus classic"),
@@ -435,7 +424,7 @@ fn main() {
     for (key, v) in &ratios {
         println!("perf\tratio\t{key}\t{v:.4}");
     }
-    if let Some(path) = value_of("--json") {
+    if let Some(path) = args.value("--json") {
         std::fs::write(&path, to_json(rounds, duration, &libs, &points, &ratios))
             .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
         eprintln!("async_comparables: wrote {path}");

@@ -49,6 +49,7 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
+use ron_benches::cli::BenchArgs;
 use ron_benches::harness::{
     Next, backend_fanout, backend_latency, count_until_closed, latencies_until_closed, now_ns,
     run_fanout, run_latency, time_ns,
@@ -557,32 +558,20 @@ fn to_json(rounds: usize, messages: u64, probes: u64, all: &[Summary]) -> String
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value_of = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
-    // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
-    let full = args.iter().any(|a| a == "--bench");
-    let quick = args.iter().any(|a| a == "--quick");
-    let rounds = value_of("--rounds")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(if full && !quick { 5 } else { 1 });
+    let args = BenchArgs::from_env();
+    let (full, quick, rounds) = (args.full, args.quick, args.rounds());
     let (messages, mut probes, ops) = match (full, quick) {
         (true, false) => (200_000, 20_000, 2_000_000),
         (true, true) => (50_000, 2_000, 500_000),
         (false, _) => (5_000, 500, 10_000),
     };
     // `--fanout-only` skips the other scenarios (for profiling the fan-out).
-    let fanout_only = args.iter().any(|a| a == "--fanout-only");
+    let fanout_only = args.flag("--fanout-only");
     if fanout_only {
         probes = 0;
     }
     // `--only NAME` keeps the libraries whose name contains NAME.
-    let only = value_of("--only");
+    let only = args.value("--only");
     let runners: Vec<Runner> = [
         contender::<Backend<SoaBus<u64>>>(),
         contender::<Backend<ClassicBus<u64>>>(),
@@ -710,7 +699,7 @@ fn main() {
             }
         }
     }
-    if let Some(path) = value_of("--json") {
+    if let Some(path) = args.value("--json") {
         std::fs::write(&path, to_json(rounds, messages, probes, &summaries))
             .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
         eprintln!("comparables: wrote {path}");

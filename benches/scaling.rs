@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use ron_benches::cli::BenchArgs;
 use ron_benches::harness::time_ns;
 use ron_benches::median;
 use ron_bus::{ALL_TOPICS, BusBackend};
@@ -279,11 +280,8 @@ fn report<B: BusBackend<u64>>(library: &str, samples: Samples) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
-    // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
-    let args: Vec<String> = std::env::args().collect();
-    let full = args.iter().any(|a| a == "--bench");
-    let quick = args.iter().any(|a| a == "--quick");
+    let args = BenchArgs::from_env();
+    let (full, quick) = (args.full, args.quick);
     let mode = match (full, quick) {
         (true, false) => Mode {
             samples: 5,

@@ -21,6 +21,7 @@
 
 use std::hint::black_box;
 
+use ron_benches::cli::BenchArgs;
 use ron_benches::harness::{backend_fanout, time_ns};
 use ron_benches::median;
 use ron_bus::BusBackend;
@@ -88,11 +89,8 @@ fn perf(key: &str, value: f64) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` does not (a
-    // smoke run); `--quick` is `cargo xtask perf-gate --quick`.
-    let args: Vec<String> = std::env::args().collect();
-    let full = args.iter().any(|a| a == "--bench");
-    let quick = args.iter().any(|a| a == "--quick");
+    let args = BenchArgs::from_env();
+    let (full, quick) = (args.full, args.quick);
     let scale: u64 = match (full, quick) {
         (true, false) => 1,
         (true, true) => 5,

@@ -12,6 +12,8 @@
 //!   2-worker runtime, the publisher on its own thread: flood (deliveries
 //!   per second) and paced (latency and CPU per delivery, the publisher
 //!   sleeping between messages).
+//! * [`cli::BenchArgs`]: the flags every bench main reads (`--bench`,
+//!   `--quick`, `--rounds`, ...).
 //! * [`rounds`]: the fan-out to subscriber tasks on a tokio runtime in
 //!   lossless rounds, with which the classic backend's micro-benches compare
 //!   it with raw `tokio::sync::broadcast`.
@@ -30,6 +32,7 @@
 //! ```
 
 pub mod async_harness;
+pub mod cli;
 pub mod harness;
 pub mod rounds;
 mod stats;
