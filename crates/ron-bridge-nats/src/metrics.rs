@@ -1,0 +1,144 @@
+//! The bridge's Prometheus series.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::BridgeError;
+
+/// Every `reason` label value of `bridge_dropped_total`, each series
+/// created at 0 on registration so rates and alerts see it before the
+/// first loss.
+///
+/// - `lagged`: the export subscriber fell behind the local bus and lost
+///   events there (the bus's own lag report);
+/// - `disconnected`: an event to export while the client was not connected;
+/// - `full`: the client's command queue stayed full for the publish wait;
+/// - `encode`: an event that could not be encoded (or was larger than the
+///   server's `max_payload`);
+/// - `unnamed`: an exported event whose topic bit has no name in [`Topics`](crate::Topics);
+/// - `slow_consumer`: the client dropped an incoming message because the
+///   bridge's subscription queue was full (one per report of the client);
+/// - `malformed`: an incoming message that is not an envelope of `T`, or
+///   whose node or topic disagrees with its subject;
+/// - `version`: an incoming envelope of a newer encoding version;
+pub const DROP_REASONS: [&str; 8] = [
+    "lagged",
+    "disconnected",
+    "full",
+    "encode",
+    "unnamed",
+    "slow_consumer",
+    "malformed",
+    "version",
+];
+
+/// The bridge's counters, registered once per registry:
+/// `bridge_exported_total`, `bridge_imported_total`,
+/// `bridge_dropped_total{reason}` (reasons: [`DROP_REASONS`]) and the
+/// `bridge_connected` gauge (0 or 1).
+///
+/// Cloning gives another handle on the same series (keep one to read them
+/// after handing the other to [`Bridge::start`](crate::Bridge::start)).
+///
+/// ```
+/// use ron_bridge_nats::BridgeMetrics;
+///
+/// let registry = prometheus::Registry::new();
+/// let metrics = BridgeMetrics::register(&registry)?;
+/// assert_eq!(metrics.dropped("disconnected"), 0);
+/// assert!(BridgeMetrics::register(&registry).is_err()); // once per registry
+/// # Ok::<(), ron_bridge_nats::BridgeError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct BridgeMetrics {
+    exported: IntCounter,
+    imported: IntCounter,
+    dropped: IntCounterVec,
+    connected: IntGauge,
+}
+
+impl BridgeMetrics {
+    /// Creates the series and registers them on `registry` (for the
+    /// kernel's: `ron_metrics::Metrics::registry()`).
+    ///
+    /// # Errors
+    ///
+    /// [`BridgeError::Metrics`] when a series of that name is already
+    /// registered there.
+    pub fn register(registry: &Registry) -> Result<Self, BridgeError> {
+        let exported = IntCounter::with_opts(Opts::new(
+            "bridge_exported_total",
+            "Local bus events handed to the NATS client for publishing",
+        ))?;
+        let imported = IntCounter::with_opts(Opts::new(
+            "bridge_imported_total",
+            "Remote events published on the local import bus",
+        ))?;
+        let dropped = IntCounterVec::new(
+            Opts::new(
+                "bridge_dropped_total",
+                "Events the bridge lost or refused, by reason",
+            ),
+            &["reason"],
+        )?;
+        let connected = IntGauge::with_opts(Opts::new(
+            "bridge_connected",
+            "1 while the bridge's NATS client is connected, else 0",
+        ))?;
+        for reason in DROP_REASONS {
+            dropped.with_label_values(&[reason]);
+        }
+        registry.register(Box::new(exported.clone()))?;
+        registry.register(Box::new(imported.clone()))?;
+        registry.register(Box::new(dropped.clone()))?;
+        registry.register(Box::new(connected.clone()))?;
+        Ok(Self {
+            exported,
+            imported,
+            dropped,
+            connected,
+        })
+    }
+
+    /// `bridge_exported_total` now.
+    pub fn exported(&self) -> u64 {
+        self.exported.get()
+    }
+
+    /// `bridge_imported_total` now.
+    pub fn imported(&self) -> u64 {
+        self.imported.get()
+    }
+
+    /// `bridge_dropped_total{reason}` now (0 for a reason never counted).
+    pub fn dropped(&self, reason: &str) -> u64 {
+        self.dropped
+            .get_metric_with_label_values(&[reason])
+            .map_or(0, |counter| counter.get())
+    }
+
+    /// `bridge_dropped_total` summed over every reason.
+    pub fn dropped_total(&self) -> u64 {
+        DROP_REASONS.iter().map(|reason| self.dropped(reason)).sum()
+    }
+
+    /// Whether `bridge_connected` is 1.
+    pub fn connected(&self) -> bool {
+        self.connected.get() == 1
+    }
+
+    pub(crate) fn add_exported(&self, n: u64) {
+        self.exported.inc_by(n);
+    }
+
+    pub(crate) fn add_imported(&self, n: u64) {
+        self.imported.inc_by(n);
+    }
+
+    pub(crate) fn add_dropped(&self, reason: &'static str, n: u64) {
+        self.dropped.with_label_values(&[reason]).inc_by(n);
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.set(i64::from(connected));
+    }
+}
