@@ -436,6 +436,8 @@ async fn export_loop<T, Rx>(
         // Per run, not per event: the state only matters to drop early, and
         // a change inside a run is caught by the bounded publish below.
         let mut connected = client.connection_state() == State::Connected;
+        // Counted once per run: one atomic add, not one per event.
+        let mut exported = 0u64;
         for event in batch.drain(..) {
             let bit = topics.topic_of(&event);
             let Some((subject, prefix)) = exports.get(bit) else {
@@ -460,7 +462,7 @@ async fn export_loop<T, Rx>(
             payload.push(b'}');
             let publish = client.publish(subject.clone(), Bytes::from(payload));
             match tokio::time::timeout(PUBLISH_WAIT, publish).await {
-                Ok(Ok(())) => metrics.add_exported(1),
+                Ok(Ok(())) => exported += 1,
                 Ok(Err(error)) if error.kind() == PublishErrorKind::MaxPayloadExceeded => {
                     metrics.add_dropped("encode", 1);
                 }
@@ -474,6 +476,7 @@ async fn export_loop<T, Rx>(
                 }
             }
         }
+        metrics.add_exported(exported);
     }
 }
 
