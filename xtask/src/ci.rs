@@ -23,6 +23,7 @@ const STEPS: &[Step] = &[
     ("package-check", package_check),
     ("deny", deny),
     ("prometheus", prometheus),
+    ("k8s-check", k8s_check),
     ("perf-gate --quick", perf_smoke),
     ("fuzz (smoke)", fuzz_smoke),
 ];
@@ -154,6 +155,17 @@ fn prometheus() -> Result<Outcome, String> {
     }
     scrape_check::run()?;
     crate::rules_check::run()?;
+    Ok(Outcome::Passed)
+}
+
+/// deploy/k8s against the Kubernetes schemas, offline.
+fn k8s_check() -> Result<Outcome, String> {
+    if !crate::k8s_check::available() {
+        return optional_tool_missing(
+            "kubernetes-validate is not installed (pip install kubernetes-validate; .ci/run does it)",
+        );
+    }
+    crate::k8s_check::run()?;
     Ok(Outcome::Passed)
 }
 

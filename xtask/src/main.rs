@@ -8,6 +8,7 @@ mod api_check;
 mod ci;
 mod cmd;
 mod fuzz;
+mod k8s_check;
 mod package_check;
 mod perf_gate;
 mod rules_check;
@@ -26,7 +27,7 @@ usage: cargo xtask <command>
 commands:
   ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, package-check,
                   cargo-deny, prometheus (promtool on /metrics, a real scrape, rules),
-                  perf-gate --quick
+                  k8s-check, perf-gate --quick
   api-check       each library's public API against xtask/api/<crate>.txt
   api-check --bless
                   rewrite those snapshots (a deliberate, reviewed API change)
@@ -40,6 +41,10 @@ commands:
                   the whole kernel under load for N minutes; fails on RSS, fd or task
                   growth, or a bus accounting error
   scrape-check    run kernel_demo; promtool on /metrics; a real Prometheus scrapes it
+  rules-check     promtool on deploy/prometheus (rules and their unit tests) and on every
+                  query of the Grafana dashboard
+  k8s-check       deploy/k8s validated offline against the Kubernetes schemas
+                  (kubernetes-validate --strict) and checked across files
 ";
 
 fn main() -> ExitCode {
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
             Some(other) => Err(format!("api-check: unknown option {other:?}\n{USAGE}")),
         },
         Some("scrape-check") => scrape_check::run(),
+        Some("k8s-check") => k8s_check::run(),
+        Some("rules-check") => rules_check::run(),
         Some("package-check") => package_check::run(),
         Some("soak") => soak::run(&args[1..]),
         Some("fuzz") => match &args[1..] {
