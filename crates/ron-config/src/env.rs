@@ -11,7 +11,7 @@ pub const RON_CONFIG: &str = "RON_CONFIG";
 
 /// Every `RON_*` key that sets a field, with the type it expects. `RON_CONFIG`
 /// (the file's path) is read by the [`Loader`](crate::Loader) itself.
-pub const ENV_KEYS: [(&str, &str); 9] = [
+pub const ENV_KEYS: [(&str, &str); 15] = [
     (
         "RON_AMNESIA",
         "bool: 1/0, true/false, on/off, yes/no → amnesia",
@@ -41,6 +41,27 @@ pub const ENV_KEYS: [(&str, &str); 9] = [
     (
         "RON_SUPERVISOR_RESET_AFTER_MS",
         "integer → supervisor.reset_after_ms",
+    ),
+    (
+        "RON_BRIDGE_URL",
+        "NATS URL(s), comma-separated, e.g. nats://127.0.0.1:4222; empty: bridge off → bridge.url",
+    ),
+    ("RON_BRIDGE_CLUSTER", "subject token → bridge.cluster"),
+    (
+        "RON_BRIDGE_NODE",
+        "subject token; empty: the host name → bridge.node",
+    ),
+    (
+        "RON_BRIDGE_EXPORT",
+        "topic names, comma-separated, `*` for all; empty: none → bridge.export",
+    ),
+    (
+        "RON_BRIDGE_IMPORT",
+        "topic names, comma-separated, `*` for all; empty: none → bridge.import",
+    ),
+    (
+        "RON_BRIDGE_REQUIRED",
+        "bool: 1/0, true/false, on/off, yes/no → bridge.required",
     ),
 ];
 
@@ -134,6 +155,45 @@ pub(crate) fn overlay(config: &mut Config, env: &Env, problems: &mut Vec<Problem
     set("RON_SUPERVISOR_RESET_AFTER_MS", &mut |v| {
         number(v).map(|n| config.supervisor.reset_after_ms = n)
     });
+    // The bridge's strings are taken as they are (trimmed) and checked by
+    // `validate`, which names the field; only emptiness means something
+    // here.
+    set("RON_BRIDGE_URL", &mut |v| {
+        // Empty turns the bridge off, even when the file turns it on: the
+        // one way to switch it off from the environment.
+        config.bridge.url = (!v.is_empty()).then(|| v.to_owned());
+        Ok(())
+    });
+    set("RON_BRIDGE_CLUSTER", &mut |v| {
+        config.bridge.cluster = v.to_owned();
+        Ok(())
+    });
+    set("RON_BRIDGE_NODE", &mut |v| {
+        // Empty: back to the host name (as when unset in the file).
+        config.bridge.node = (!v.is_empty()).then(|| v.to_owned());
+        Ok(())
+    });
+    set("RON_BRIDGE_EXPORT", &mut |v| {
+        config.bridge.export = list(v);
+        Ok(())
+    });
+    set("RON_BRIDGE_IMPORT", &mut |v| {
+        config.bridge.import = list(v);
+        Ok(())
+    });
+    set("RON_BRIDGE_REQUIRED", &mut |v| {
+        parse_bool(v).map(|b| config.bridge.required = b)
+    });
+}
+
+/// A comma-separated list, each entry trimmed; empty for an empty value.
+/// An empty entry (`a,,b`) is kept, so `validate` reports it rather than
+/// a typo vanishing.
+fn list(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    value.split(',').map(|s| s.trim().to_owned()).collect()
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {

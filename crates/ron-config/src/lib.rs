@@ -4,7 +4,8 @@
 //! from a TOML file and the environment.
 //!
 //! - [`Config`]: `version`, `amnesia`, `[metrics]`, `[bus]`, `[supervisor]`,
-//!   each field with a documented default; unknown fields are errors.
+//!   `[bridge]` (NATS, off unless a `url` is set: [`BridgeConfig`]), each
+//!   field with a documented default; unknown fields are errors.
 //! - [`Loader`]: defaults < file (`RON_CONFIG`, else a default path) <
 //!   environment (the `RON_*` keys in [`ENV_KEYS`]); an environment value
 //!   that does not parse is an error, never ignored. The file must be a
@@ -48,9 +49,10 @@ mod watch;
 pub use env::{ENV_KEYS, Env, RON_CONFIG};
 pub use error::ConfigError;
 pub use load::{Loader, parse};
-pub use model::{BusConfig, Config, MetricsConfig, SupervisorConfig};
+pub use model::{BridgeConfig, BusConfig, Config, MetricsConfig, SupervisorConfig};
 pub use read::MAX_FILE_BYTES;
 pub use validate::{
-    MAX_BACKOFF_CAP_MS, MAX_BUS_CAPACITY, MAX_EXPECTED_SUBSCRIBERS, Problem, validate,
+    MAX_BACKOFF_CAP_MS, MAX_BUS_CAPACITY, MAX_EXPECTED_SUBSCRIBERS, MAX_SUBJECT_TOKEN_LEN, Problem,
+    validate,
 };
 pub use watch::{LiveConfig, ReloadEvent, ReloadListener, WatchOptions};

@@ -27,6 +27,8 @@ fn every_key_and_variable_is_documented() {
         }
     }
     keys.push("bus.capacity".into()); // absent by default (autotune)
+    keys.push("bridge.url".into()); // absent by default (bridge off)
+    keys.push("bridge.node".into()); // absent by default (the host name)
     let mut missing: Vec<String> = keys
         .into_iter()
         .filter(|k| !doc.contains(&format!("| `{k}` |")))

@@ -24,4 +24,8 @@ fn the_repository_example_loads() {
     assert_eq!(config.version, 1);
     assert_eq!(config.supervisor.max_restarts, 20);
     assert_eq!(config.bus.capacity, None);
+    // The example shows `[bridge]` but leaves it off: the demo runs alone
+    // unless RON_BRIDGE_URL is set.
+    assert!(!config.bridge.enabled());
+    assert_eq!(config.bridge, ron_config::BridgeConfig::default());
 }

@@ -58,6 +58,8 @@ fn toml_value() -> impl Strategy<Value = toml::Value> {
         "[ -~]{0,24}".prop_map(toml::Value::String),
         (-1e9f64..1e9).prop_map(toml::Value::Float),
         Just(toml::Value::String("127.0.0.1:9600".into())),
+        prop::sample::select(vec!["nats://127.0.0.1:4222", "*", "web-1", "[::1"])
+            .prop_map(|s| toml::Value::String(s.into())),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
@@ -86,6 +88,13 @@ fn key() -> impl Strategy<Value = String> {
             "backoff_base_ms",
             "backoff_cap_ms",
             "reset_after_ms",
+            "bridge",
+            "url",
+            "cluster",
+            "node",
+            "export",
+            "import",
+            "required",
         ])
         .prop_map(str::to_owned),
         "[a-z_]{1,12}",
