@@ -15,7 +15,8 @@ use similar::TextDiff;
 use crate::project_root;
 
 /// Every library crate whose API is frozen.
-pub const LIBRARIES: [&str; 8] = [
+pub const LIBRARIES: [&str; 9] = [
+    "ron-bridge-nats",
     "ron-bus",
     "ron-bus-classic",
     "ron-bus-soa",
