@@ -103,6 +103,10 @@ impl BridgeOptions {
 struct Shared {
     metrics: BridgeMetrics,
     connected: AtomicBool,
+    /// Set by `shutdown` (and drop): the client's connection task may
+    /// outlive the bridge (see `Bridge::shutdown`), and its late events must
+    /// not reopen the gate or the gauge.
+    stopped: AtomicBool,
     /// Only when `required`: the gate to open and close.
     health: Option<Arc<HealthState>>,
 }
@@ -131,6 +135,9 @@ impl Shared {
     /// The client's events: connection changes and slow-consumer reports.
     /// Runs on the client's event task; never blocks.
     fn on_event(&self, event: Event) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
         match event {
             Event::Connected => {
                 tracing::info!("nats bridge connected");
@@ -225,6 +232,7 @@ impl Bridge {
         let shared = Arc::new(Shared {
             metrics,
             connected: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             health: health.filter(|_| options.required),
         });
         shared.metrics.set_connected(false);
@@ -275,9 +283,9 @@ impl Bridge {
                 }
             }
             export_loop(rx, &client, &exports, &task_shared, &topics, &task_cancel).await;
-            // Stop importing before the final flush: the import tasks end
-            // at the same cancellation (or when the import bus closes).
-            task_cancel.cancel();
+            // The export ends at shutdown or when the local bus closes; in
+            // the latter case imports go on until shutdown.
+            task_cancel.cancelled().await;
             for importer in importers {
                 let _ = importer.await;
             }
@@ -308,6 +316,7 @@ impl Bridge {
     /// gone) or with the runtime: `async-nats` has no way to abort a
     /// reconnect loop from outside.
     pub async fn shutdown(mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
         self.cancel.cancel();
         for task in self.tasks.drain(..) {
             let _ = tokio::time::timeout(SHUTDOWN_FLUSH + Duration::from_secs(1), task).await;
@@ -323,8 +332,9 @@ impl Bridge {
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        // After `shutdown` the token is already cancelled; otherwise this
-        // stops the tasks at their next await.
+        // After `shutdown` both are already set; otherwise this stops the
+        // tasks at their next await and silences the client's late events.
+        self.shared.stopped.store(true, Ordering::Release);
         self.cancel.cancel();
     }
 }
@@ -346,20 +356,27 @@ fn connect_options(options: &BridgeOptions, shared: Arc<Shared>) -> ConnectOptio
         .subscription_capacity(SUBSCRIPTION_CAPACITY)
         .no_echo()
         .reconnect_delay_callback(move |attempts| {
-            // The client counts attempts from 1 and calls this before each
-            // one: the first attempt after a loss is immediate, then the
-            // supervisor's jittered doubling.
-            if attempts <= 1 {
-                return Duration::ZERO;
-            }
-            let attempt = u32::try_from(attempts - 2).unwrap_or(u32::MAX);
             let jitter = rng.lock().random::<f64>();
-            backoff.delay(attempt, jitter)
+            reconnect_delay(&backoff, attempts, jitter)
         })
         .event_callback(move |event| {
             shared.on_event(event);
             std::future::ready(())
         })
+}
+
+/// The delay before the client's connection attempt number `attempts`.
+///
+/// The client counts attempts from 1 (reset by each successful connection)
+/// and asks before each one: the first attempt after a loss (or at start)
+/// is immediate, then the supervisor's jittered doubling from its first
+/// step, `backoff.delay(attempts - 2, jitter)`.
+fn reconnect_delay(backoff: &Backoff, attempts: usize, jitter: f64) -> Duration {
+    if attempts <= 1 {
+        return Duration::ZERO;
+    }
+    let attempt = u32::try_from(attempts - 2).unwrap_or(u32::MAX);
+    backoff.delay(attempt, jitter)
 }
 
 /// A generator for the reconnect jitter, seeded from the system (or, should
@@ -558,5 +575,71 @@ async fn import_loop<T, R>(
             },
         );
         metrics.add_imported(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_follow_the_backoff_after_an_immediate_first_attempt() {
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        assert_eq!(reconnect_delay(&backoff, 0, 0.5), Duration::ZERO);
+        assert_eq!(reconnect_delay(&backoff, 1, 1.0), Duration::ZERO);
+        assert_eq!(
+            reconnect_delay(&backoff, 2, 1.0),
+            Duration::from_millis(100)
+        );
+        assert_eq!(reconnect_delay(&backoff, 2, 0.0), Duration::from_millis(50));
+        assert_eq!(
+            reconnect_delay(&backoff, 4, 1.0),
+            Duration::from_millis(400)
+        );
+        // Capped, still jittered over [cap / 2, cap].
+        assert_eq!(reconnect_delay(&backoff, 60, 1.0), Duration::from_secs(1));
+        assert_eq!(
+            reconnect_delay(&backoff, usize::MAX, 0.0),
+            Duration::from_millis(500)
+        );
+    }
+
+    #[test]
+    fn options_default_to_everything_unrequired() {
+        let options = BridgeOptions::new("nats://127.0.0.1:4222", "c", "n");
+        assert_eq!(options.export_mask, ALL_TOPICS);
+        assert_eq!(options.import_mask, ALL_TOPICS);
+        assert!(!options.required);
+        assert_eq!(options.backoff, Backoff::default());
+    }
+
+    #[test]
+    fn start_refuses_bad_names_urls_and_a_missing_runtime() {
+        let bus = ron_bus::reference::ReferenceBus::<u64>::with_capacity(8).unwrap();
+        let remote = ron_bus::reference::ReferenceBus::<Remote<u64>>::with_capacity(8).unwrap();
+        let topics = || Topics::new(|_: &u64| 1, &[(1, "one")]).unwrap();
+        let metrics = || BridgeMetrics::register(&prometheus::Registry::new()).unwrap();
+        let start = |options: BridgeOptions| {
+            Bridge::start(options, topics(), &bus, &remote, metrics(), None).map(drop)
+        };
+        assert!(matches!(
+            start(BridgeOptions::new("nats://127.0.0.1:4222", "a.b", "n")),
+            Err(BridgeError::InvalidName {
+                what: "cluster",
+                ..
+            })
+        ));
+        assert!(matches!(
+            start(BridgeOptions::new("nats://127.0.0.1:4222", "c", "*")),
+            Err(BridgeError::InvalidName { what: "node", .. })
+        ));
+        assert!(matches!(
+            start(BridgeOptions::new("nats://127.0.0.1:99999", "c", "n")),
+            Err(BridgeError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            start(BridgeOptions::new("nats://127.0.0.1:4222", "c", "n")),
+            Err(BridgeError::NoRuntime)
+        ));
     }
 }
