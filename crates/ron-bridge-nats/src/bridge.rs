@@ -289,6 +289,11 @@ impl Bridge {
             for importer in importers {
                 let _ = importer.await;
             }
+            if client.connection_state() != State::Connected {
+                // Nothing can be flushed: the queue drains only once
+                // connected, and shutdown does not wait for that.
+                return;
+            }
             match tokio::time::timeout(SHUTDOWN_FLUSH, client.flush()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::debug!(%error, "nats bridge final flush failed"),
