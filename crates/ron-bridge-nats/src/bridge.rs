@@ -458,8 +458,6 @@ async fn export_loop<T, Rx>(
         // Per run, not per event: the state only matters to drop early, and
         // a change inside a run is caught by the bounded publish below.
         let mut connected = client.connection_state() == State::Connected;
-        // Counted once per run: one atomic add, not one per event.
-        let mut exported = 0u64;
         for event in batch.drain(..) {
             let bit = topics.topic_of(&event);
             let Some((subject, prefix)) = exports.get(bit) else {
@@ -484,7 +482,7 @@ async fn export_loop<T, Rx>(
             payload.push(b'}');
             let publish = client.publish(subject.clone(), Bytes::from(payload));
             match tokio::time::timeout(PUBLISH_WAIT, publish).await {
-                Ok(Ok(())) => exported += 1,
+                Ok(Ok(())) => metrics.add_exported(1),
                 Ok(Err(error)) if error.kind() == PublishErrorKind::MaxPayloadExceeded => {
                     metrics.add_dropped("encode", 1);
                 }
@@ -498,7 +496,6 @@ async fn export_loop<T, Rx>(
                 }
             }
         }
-        metrics.add_exported(exported);
     }
 }
 
@@ -572,6 +569,9 @@ async fn import_loop<T, R>(
                 node
             }
         };
+        // Counted first: whoever sees the event on the import bus sees it
+        // counted.
+        metrics.add_imported(1);
         import.remote.publish_topic(
             import.bit,
             Remote {
@@ -579,7 +579,6 @@ async fn import_loop<T, R>(
                 event: envelope.event,
             },
         );
-        metrics.add_imported(1);
     }
 }
 
