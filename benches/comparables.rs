@@ -19,10 +19,12 @@
 //!   receive time minus the stamp.
 //!
 //! How each library is driven, each the way its documentation recommends
-//! when threads outnumber cores (2 cores here): the ron-bus backends,
+//! when threads outnumber cores (2 cores here): the ron-bus backends in
+//! runs of up to 64 (`try_recv_many`, and their blocking receive for the
+//! first message after an empty poll: the contract's recipe on a thread);
 //! tokio's broadcast, async-broadcast (`recv_blocking`), crossbeam and
 //! `bus` (`iter()`) in their own blocking receive, which spins briefly and
-//! then parks the thread; disruptor with one `EventPoller` per subscriber
+//! then parks the thread (none has a batched receive); disruptor with one `EventPoller` per subscriber
 //! on the harness's threads, taking every ready event per poll and backing
 //! off spin-then-yield when none is (its managed consumers busy-spin, a
 //! core each, and collapse once they outnumber the cores), its producer
@@ -51,8 +53,8 @@ use std::hint::black_box;
 
 use ron_benches::cli::BenchArgs;
 use ron_benches::harness::{
-    Next, backend_fanout, backend_latency, count_until_closed, latencies_until_closed, now_ns,
-    run_fanout, run_latency, time_ns,
+    Next, Receive, backend_fanout, backend_latency, count_until_closed, latencies_until_closed,
+    now_ns, run_fanout, run_latency, time_ns,
 };
 use ron_benches::{median, percentile};
 use ron_bus::BusBackend;
@@ -104,7 +106,7 @@ impl<B: BusBackend<u64> + BackendName> Contender for Backend<B> {
     const NAME: &'static str = B::NAME;
 
     fn fanout(subs: usize, messages: u64) -> f64 {
-        backend_fanout::<B>(CAPACITY, subs, messages).unwrap()
+        backend_fanout::<B>(CAPACITY, subs, messages, Receive::Runs).unwrap()
     }
 
     fn latency(messages: u64) -> Vec<u64> {

@@ -3,9 +3,10 @@
 //! slow states moves all alike; the table gives medians over the samples
 //! and the median of the per-sample ratios.
 //!
-//! * `fan-out`: one publisher thread, N subscriber OS threads in
-//!   `blocking_recv`, capacity 1024; deliveries per second (lossy: a lapped
-//!   subscriber's losses are not deliveries); the harness is the library's
+//! * `fan-out`: one publisher thread, N subscriber OS threads receiving in
+//!   runs (`try_recv_many`, `blocking_recv` when empty), capacity 1024;
+//!   deliveries per second (lossy: a lapped subscriber's losses are not
+//!   deliveries); the harness is the library's
 //!   [`ron_benches::harness::backend_fanout`], the same as `comparables`.
 //! * `publish`: ns per publish with 0 subscribers, and with 1 subscriber
 //!   that never reads (lagging).
@@ -22,7 +23,7 @@
 use std::hint::black_box;
 
 use ron_benches::cli::BenchArgs;
-use ron_benches::harness::{backend_fanout, time_ns};
+use ron_benches::harness::{Receive, backend_fanout, time_ns};
 use ron_benches::median;
 use ron_bus::BusBackend;
 use ron_bus_classic::ClassicBus;
@@ -30,10 +31,10 @@ use ron_bus_soa::SoaBus;
 
 const SAMPLES: usize = 7;
 
-/// Deliveries per second of `messages` published to `subs` blocking
-/// subscriber threads, ring capacity `capacity`.
+/// Deliveries per second of `messages` published to `subs` subscriber
+/// threads receiving in runs, ring capacity `capacity`.
 fn fanout<B: BusBackend<u64>>(subs: usize, capacity: usize, messages: u64) -> f64 {
-    backend_fanout::<B>(capacity, subs, messages).unwrap()
+    backend_fanout::<B>(capacity, subs, messages, Receive::Runs).unwrap()
 }
 
 /// ns per publish with `subs` idle subscribers (never read) of `mask`.

@@ -17,7 +17,8 @@
 //!   millisecond tails on every library.
 //!
 //! A channel plugs in through [`AsyncChannel`]; the ron-bus backends do
-//! through [`OnBus`], tokio's broadcast directly.
+//! through [`OnBus`] (a `recv().await` per message) or [`InRuns`]
+//! (`recv_many`), tokio's broadcast directly.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use ron_bus::{BusBackend, BusReceiver, RecvError};
 use tokio::sync::broadcast;
 
-use crate::harness::{Next, now_ns};
+use crate::harness::{Next, RUN, now_ns};
 use crate::rounds::OnBus;
 
 /// Worker threads of the runtime the subscriber tasks run on: the cores of
@@ -50,6 +51,21 @@ pub trait AsyncChannel: Sized + Send + 'static {
     fn send(&mut self, msg: u64);
     /// Awaits the next message of `rx`.
     fn recv(rx: &mut Self::Rx) -> impl Future<Output = Next> + Send + '_;
+    /// Awaits the next run of messages of `rx` and appends it to `buf`
+    /// ([`Next::Message`] then carries the run's first): one [`recv`](Self::recv)
+    /// unless the channel has a batched receive.
+    fn recv_run<'a>(
+        rx: &'a mut Self::Rx,
+        buf: &'a mut Vec<u64>,
+    ) -> impl Future<Output = Next> + Send + 'a {
+        async move {
+            let next = Self::recv(rx).await;
+            if let Next::Message(msg) = next {
+                buf.push(msg);
+            }
+            next
+        }
+    }
 }
 
 /// Why a run could not be set up.
@@ -79,6 +95,36 @@ impl<B: BusBackend<u64>> AsyncChannel for OnBus<B> {
     async fn recv(rx: &mut Self::Rx) -> Next {
         match rx.recv().await {
             Ok(msg) => Next::Message(msg),
+            Err(RecvError::Lagged(_)) => Next::Lost,
+            Err(RecvError::Closed) => Next::Closed,
+        }
+    }
+}
+
+/// A ron-bus backend whose subscriber tasks receive in runs of up to
+/// [`RUN`] with `recv_many` (where [`OnBus`] awaits `recv()` per message).
+#[derive(Debug, Clone)]
+pub struct InRuns<B>(pub B);
+
+impl<B: BusBackend<u64>> AsyncChannel for InRuns<B> {
+    type Rx = B::Receiver;
+
+    fn open(capacity: usize, subscribers: usize) -> Result<(Self, Vec<Self::Rx>), HarnessError> {
+        OnBus::<B>::open(capacity, subscribers).map(|(OnBus(bus), rxs)| (Self(bus), rxs))
+    }
+
+    fn send(&mut self, msg: u64) {
+        self.0.publish(msg);
+    }
+
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = Next> + Send + '_ {
+        OnBus::<B>::recv(rx)
+    }
+
+    async fn recv_run<'a>(rx: &'a mut Self::Rx, buf: &'a mut Vec<u64>) -> Next {
+        let first = buf.len();
+        match rx.recv_many(buf, RUN).await {
+            Ok(_) => Next::Message(buf[first]),
             Err(RecvError::Lagged(_)) => Next::Lost,
             Err(RecvError::Closed) => Next::Closed,
         }
@@ -173,6 +219,49 @@ pub fn paced<C: AsyncChannel>(
     })
 }
 
+/// Drain: `tasks` subscriber tasks of a channel of `capacity` find
+/// `capacity` messages waiting (published, and the channel closed, before
+/// the tasks are spawned) and each takes all of them; the run's
+/// deliveries per second. Receive-bound by construction (see
+/// [`crate::harness::backend_drain`], its thread counterpart).
+///
+/// # Errors
+///
+/// The runtime did not start or the channel refused the capacity.
+pub fn drain<C: AsyncChannel>(capacity: usize, tasks: usize) -> Result<Run, HarnessError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .build()
+        .map_err(HarnessError::Runtime)?;
+    let (mut tx, receivers) = C::open(capacity, tasks)?;
+    for i in 0..capacity as u64 {
+        tx.send(i);
+    }
+    drop(tx);
+    let ready = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = receivers
+        .into_iter()
+        .map(|rx| runtime.spawn(receive_until_closed::<C>(rx, Arc::clone(&ready), false)))
+        .collect();
+    let delivered = runtime.block_on(async {
+        let mut delivered = 0;
+        for handle in handles {
+            match handle.await {
+                Ok((got, _)) => delivered += got,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+        delivered
+    });
+    Ok(Run {
+        delivered,
+        latencies: Vec::new(),
+        elapsed: start.elapsed(),
+        cpu_ns: None,
+    })
+}
+
 /// Calls `send` `rate` times a second for `duration` with the time of the
 /// call ([`now_ns`]), sleeping until the next message is due. A sleep on
 /// Linux overshoots by tens of µs (the timer slack), so when the publisher
@@ -264,13 +353,16 @@ async fn receive_until_closed<C: AsyncChannel>(
 ) -> (u64, Vec<u64>) {
     ready.fetch_add(1, Ordering::AcqRel);
     let (mut got, mut latencies) = (0, Vec::new());
+    let mut run = Vec::with_capacity(RUN);
     loop {
-        match C::recv(&mut rx).await {
-            Next::Message(stamp) => {
-                got += 1;
+        match C::recv_run(&mut rx, &mut run).await {
+            Next::Message(_) => {
+                got += run.len() as u64;
                 if record {
-                    latencies.push(now_ns().saturating_sub(stamp));
+                    let now = now_ns();
+                    latencies.extend(run.iter().map(|stamp| now.saturating_sub(*stamp)));
                 }
+                run.clear();
             }
             Next::Lost => {}
             Next::Closed => return (got, latencies),

@@ -13,13 +13,18 @@
 //! A channel plugs in with a receive function returning [`Next`] (and
 //! [`count_until_closed`] / [`latencies_until_closed`] to loop it); a
 //! ron-bus backend plugs in with [`backend_fanout`] / [`backend_latency`].
+//! A ron-bus subscriber thread receives the way the contract recommends
+//! outside a runtime ([`Receive::Runs`]: `try_recv_many`, and
+//! `blocking_recv` for the first message after an empty poll) unless a
+//! bench asks for one `blocking_recv` per message ([`Receive::OneByOne`],
+//! to measure what the runs gain).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ron_bus::{BusBackend, BusReceiver, RecvError};
+use ron_bus::{BusBackend, BusReceiver, RecvError, TryRecvError};
 
 /// Gap between two latency probes: long enough that the receiver is parked
 /// again (the latency measured is a wake-up, not a busy handoff).
@@ -168,8 +173,44 @@ pub fn backend_next<R: BusReceiver<u64>>(rx: &mut R) -> Next {
     }
 }
 
+/// How a ron-bus subscriber thread receives in [`backend_fanout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receive {
+    /// One `blocking_recv` per message.
+    OneByOne,
+    /// Runs of up to [`RUN`] messages with `try_recv_many`, and
+    /// `blocking_recv` for the first message after an empty poll: the
+    /// contract's recipe for a thread outside a runtime.
+    Runs,
+}
+
+/// The longest run a [`Receive::Runs`] subscriber takes at once.
+pub const RUN: usize = 64;
+
 fn backend_recv_all<R: BusReceiver<u64>>(mut rx: R) -> u64 {
     count_until_closed(|| backend_next(&mut rx))
+}
+
+/// Counts a subscriber's messages until closed, in runs
+/// ([`Receive::Runs`]); loss reports are not messages.
+fn backend_recv_runs<R: BusReceiver<u64>>(mut rx: R) -> u64 {
+    let mut buf = Vec::with_capacity(RUN);
+    let mut got = 0;
+    loop {
+        match rx.try_recv_many(&mut buf, RUN) {
+            Ok(n) => {
+                got += n as u64;
+                buf.clear();
+            }
+            Err(TryRecvError::Lagged(_)) => {}
+            Err(TryRecvError::Closed) => return got,
+            Err(TryRecvError::Empty) => match backend_next(&mut rx) {
+                Next::Message(_) => got += 1,
+                Next::Lost => {}
+                Next::Closed => return got,
+            },
+        }
+    }
 }
 
 fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
@@ -177,24 +218,53 @@ fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
 }
 
 /// [`run_fanout`] of a ron-bus backend: `messages` published to `subs`
-/// subscribers of a bus of `capacity`; deliveries per second, or the
-/// backend's error if it refuses the capacity.
+/// subscribers of a bus of `capacity`, each receiving as `receive` says;
+/// deliveries per second, or the backend's error if it refuses the
+/// capacity.
 pub fn backend_fanout<B: BusBackend<u64>>(
     capacity: usize,
     subs: usize,
     messages: u64,
+    receive: Receive,
 ) -> Result<f64, ron_bus::BusError> {
     let bus = B::with_capacity(capacity)?;
     let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
-    Ok(run_fanout(
-        receivers,
-        backend_recv_all::<B::Receiver>,
-        move || {
-            for i in 0..messages {
-                bus.publish(i);
-            }
-        },
-    ))
+    let recv_all = match receive {
+        Receive::OneByOne => backend_recv_all::<B::Receiver>,
+        Receive::Runs => backend_recv_runs::<B::Receiver>,
+    };
+    Ok(run_fanout(receivers, recv_all, move || {
+        for i in 0..messages {
+            bus.publish(i);
+        }
+    }))
+}
+
+/// Drain: `subs` subscribers of a bus of `capacity` find `capacity`
+/// messages waiting (published before they start) and each takes all of
+/// them, receiving as `receive` says, one thread each; deliveries per
+/// second. Receive-bound by construction: the publisher is done before
+/// the clock starts, so this is what a subscriber's receive costs (where a
+/// flood measures the publisher), and what [`Receive::Runs`] saves.
+pub fn backend_drain<B: BusBackend<u64>>(
+    capacity: usize,
+    subs: usize,
+    receive: Receive,
+) -> Result<f64, ron_bus::BusError> {
+    let bus = B::with_capacity(capacity)?;
+    let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
+    let backlog = bus.capacity() as u64;
+    for i in 0..backlog {
+        bus.publish(i);
+    }
+    // Closed behind the backlog: each subscriber takes it all, then sees
+    // the close.
+    drop(bus);
+    let recv_all = match receive {
+        Receive::OneByOne => backend_recv_all::<B::Receiver>,
+        Receive::Runs => backend_recv_runs::<B::Receiver>,
+    };
+    Ok(run_fanout(receivers, recv_all, || {}))
 }
 
 /// [`run_latency`] of a ron-bus backend: `messages` probes to one

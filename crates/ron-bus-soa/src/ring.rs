@@ -90,7 +90,8 @@
 //!   preempted in the middle of a `clone` holds back that one cell, not the
 //!   ring. The pins are scanned under a mutex that only subscribe,
 //!   unsubscribe and this scan take: about once per `capacity` publishes,
-//!   O(subscribers). The two fences make one side see the other (Dekker, a
+//!   O(subscribers). They sit in a slab (a leaving subscriber's slot is
+//!   reused), so subscribe and unsubscribe are O(1). The two fences make one side see the other (Dekker, a
 //!   store-buffering pair): a pin the scan missed sees the raised claim and
 //!   backs off, so no writer touches a cell while it is being cloned (I2).
 //!   Sequences below `floor.claimed` are outside the retained window, so
@@ -184,9 +185,51 @@ pub(crate) enum Read<M> {
 
 /// A subscriber's pin: the sequence whose cell it is cloning, or
 /// [`UNPINNED`]. Written only by its subscriber, on its own cache line;
-/// publishers scan it once per `capacity` publishes.
+/// publishers scan it once per `capacity` publishes. `slot`: its index in
+/// the ring's [`Pins`], so leaving is O(1).
 #[derive(Debug)]
-pub(crate) struct Pin(Arc<Padded<AtomicU64>>);
+pub(crate) struct Pin {
+    at: Arc<Padded<AtomicU64>>,
+    slot: usize,
+}
+
+/// Every subscriber's pin, in a slab: a leaving subscriber empties its
+/// slot and the next one to subscribe reuses it, so subscribe and
+/// unsubscribe are O(1) and the floor's scan visits at most as many slots
+/// as the ring ever had subscribers at once.
+#[derive(Debug, Default)]
+struct Pins {
+    slots: Vec<Option<Arc<Padded<AtomicU64>>>>,
+    /// Empty slots of `slots`.
+    free: Vec<usize>,
+}
+
+impl Pins {
+    fn insert(&mut self, pin: Arc<Padded<AtomicU64>>) -> usize {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(pin);
+                slot
+            }
+            None => {
+                self.slots.push(Some(pin));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: usize) {
+        if let Some(entry) = self.slots.get_mut(slot)
+            && entry.take().is_some()
+        {
+            self.free.push(slot);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<Padded<AtomicU64>>> {
+        self.slots.iter().flatten()
+    }
+}
 
 /// The payloads publishers may overwrite (see the module docs, I2).
 #[derive(Debug)]
@@ -227,7 +270,7 @@ pub(crate) struct Ring<T> {
     /// Every subscriber's pin (each written by its subscriber only),
     /// scanned by the publisher raising the floor. The mutex is taken only
     /// by subscribe, unsubscribe and that scan.
-    pins: Mutex<Vec<Arc<Padded<AtomicU64>>>>,
+    pins: Mutex<Pins>,
     /// Set once, after the last publish (every publisher handle is gone);
     /// read by readers that find nothing at their cursor.
     closed: AtomicBool,
@@ -277,7 +320,7 @@ impl<T> Ring<T> {
                 claimed: AtomicU64::new(0),
                 safe: AtomicU64::new(0),
             }),
-            pins: Mutex::new(Vec::new()),
+            pins: Mutex::new(Pins::default()),
             closed: AtomicBool::new(false),
             receivers: AtomicUsize::new(0),
             parked: Padded(Parked::new()),
@@ -292,21 +335,18 @@ impl<T> Ring<T> {
     /// Registers a subscriber: its pin, and the sequence its cursor starts
     /// at (it sees only later messages).
     pub(crate) fn add_receiver(&self) -> (Pin, u64) {
-        let pin = Arc::new(Padded(AtomicU64::new(UNPINNED)));
-        lock(&self.pins).push(Arc::clone(&pin));
+        let at = Arc::new(Padded(AtomicU64::new(UNPINNED)));
+        let slot = lock(&self.pins).insert(Arc::clone(&at));
         self.receivers.fetch_add(1, SeqCst);
         // Acquire: pairs with the AcqRel claims, so the cursor is at or
         // past every claim this thread could know of.
-        (Pin(pin), self.tail.0.load(Acquire))
+        (Pin { at, slot }, self.tail.0.load(Acquire))
     }
 
-    /// Unregisters a subscriber.
+    /// Unregisters a subscriber: O(1), its pin's slot emptied.
     pub(crate) fn remove_receiver(&self, pin: &Pin) {
         self.receivers.fetch_sub(1, SeqCst);
-        let mut pins = lock(&self.pins);
-        if let Some(at) = pins.iter().position(|p| Arc::ptr_eq(p, &pin.0)) {
-            pins.swap_remove(at);
-        }
+        lock(&self.pins).remove(pin.slot);
     }
 
     /// Writes `msg` as the next message, without waking anyone (see
@@ -615,7 +655,7 @@ impl<T: Clone> Ring<T> {
     /// passed it (then it is outside the retained window, and the reader
     /// is left unpinned): the guard unpins when it drops.
     fn pin_at<'p>(&self, seq: u64, pin: &'p Pin) -> Option<Unpin<'p>> {
-        let pin = &pin.0.0;
+        let pin = &pin.at.0;
         // Release: a publisher's scan that reads this pin also sees our
         // earlier unpins, and so our earlier clones, happened before it.
         pin.store(seq, Release);
@@ -788,4 +828,49 @@ impl ParkList {
 pub(crate) struct Ticket {
     sweep: u64,
     index: usize,
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Padded, Pins};
+    use crate::sync::{Arc, AtomicU64};
+
+    fn pin(at: u64) -> Arc<Padded<AtomicU64>> {
+        Arc::new(Padded(AtomicU64::new(at)))
+    }
+
+    fn scanned(pins: &Pins) -> Vec<u64> {
+        let mut seen: Vec<u64> = pins
+            .iter()
+            .map(|p| p.0.load(std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        seen.sort_unstable();
+        seen
+    }
+
+    #[test]
+    fn a_leaving_pins_slot_is_reused_and_the_scan_sees_only_live_pins() {
+        let mut pins = Pins::default();
+        let slots: Vec<usize> = (0..4).map(|i| pins.insert(pin(i))).collect();
+        assert_eq!(slots, [0, 1, 2, 3]);
+        pins.remove(1);
+        pins.remove(3);
+        assert_eq!(scanned(&pins), [0, 2]);
+        // Reused, not grown: the scan stays bounded by the peak count.
+        let again = [pins.insert(pin(10)), pins.insert(pin(11))];
+        assert!(again.contains(&1) && again.contains(&3));
+        assert_eq!(pins.slots.len(), 4);
+        assert_eq!(scanned(&pins), [0, 2, 10, 11]);
+    }
+
+    #[test]
+    fn removing_an_empty_or_unknown_slot_changes_nothing() {
+        let mut pins = Pins::default();
+        let slot = pins.insert(pin(7));
+        pins.remove(slot);
+        pins.remove(slot);
+        pins.remove(99);
+        assert_eq!(pins.free, [slot]);
+        assert!(scanned(&pins).is_empty());
+    }
 }

@@ -4,7 +4,7 @@ use crate::cmd::{cargo, show};
 
 /// Every bench target perf-gate runs, in order: (package, bench). Each
 /// prints `perf\t...` lines for [`super::parse`].
-pub const BENCHES: [(&str, &str); 5] = [
+pub const BENCHES: [(&str, &str); 6] = [
     // Every library side by side: fan-out, latency, publish cost.
     ("ron-benches", "comparables"),
     // The same with subscriber tasks on a 2-worker runtime: flood, paced
@@ -12,6 +12,8 @@ pub const BENCHES: [(&str, &str); 5] = [
     ("ron-benches", "async_comparables"),
     // SoA against classic, interleaved sample by sample: the gated ratios.
     ("ron-benches", "vs_classic"),
+    // What receiving in runs (`recv_many`) gains over a `recv` loop.
+    ("ron-benches", "recv_many"),
     // Classic against raw tokio broadcast, interleaved.
     ("ron-bus-classic", "ratios"),
     // How cost grows with subscribers, masks and churn; memory per

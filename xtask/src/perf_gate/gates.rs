@@ -117,6 +117,7 @@ const WHY_ASYNC_FLOOD: &str = "goal: with subscriber tasks on a 2-worker runtime
 const WHY_ASYNC_TAIL: &str = "goal: a paced stream's wake-up tail with subscriber tasks no worse than the best other library's";
 const WHY_ASYNC_CPU: &str =
     "goal: with many subscriber tasks, SoA spends the least process CPU per delivery";
+const WHY_RECV_MANY: &str = "a subscriber that takes a run per wake-up (one pin and one fence in SoA) delivers at least twice what a `recv` loop does";
 const WHY_CLASSIC_BATCH: &str = "the batch gate; over tokio a batch still pays one send per message, so classic cannot reach it (docs/PERFORMANCE.md)";
 
 /// Every gate, in the table's order. One gate a line: a table, so
@@ -143,6 +144,8 @@ pub const GATES: &[Gate] = &[
     at_least("A2: SoA publish_many / publish loop",      ratio("soa_publish_many_gain"),    1.5, WHY_SOA_BATCH),
     at_least("A2: classic publish_many / loop, 1 subs",  ratio("classic_publish_many_gain_1"), 1.15, WHY_CLASSIC_BATCH),
     at_least("A2: classic publish_many / loop, 4 subs",  ratio("classic_publish_many_gain_4"), 1.15, WHY_CLASSIC_BATCH),
+    at_least("SoA recv_many / recv loop, 4 threads",     ratio("recv_many_gain_threads_4"), 2.0, WHY_RECV_MANY),
+    at_least("SoA recv_many / recv loop, 4 tasks",       ratio("recv_many_gain_tasks_4"),   2.0, WHY_RECV_MANY),
     at_most("SoA / classic publish, 0 subs",             ratio("soa_vs_classic_publish_0"), 0.5, WHY_EMPTY_PUBLISH),
     at_most("SoA / classic publish, 1 lagging sub",      ratio("soa_vs_classic_publish_lagging"), 0.7, WHY_LAGGING),
     at_most("B2: interest-excluded sub / no sub",        ratio("soa_interest_excluded"),    1.10, WHY_B2),
