@@ -5,10 +5,12 @@
 //! [`ron_benches::async_harness`]: N tasks (1 to 256) on one 2-worker
 //! multi-thread runtime, the publisher on its own OS thread, capacity 1024.
 //!
-//! * flood: the publisher sends as fast as the channel takes messages;
-//!   deliveries per second until every task has seen the close (lossy
-//!   channels count only deliveries). Median, min and max over the rounds:
-//!   a library whose rate collapses in some runs shows it in the min.
+//! * flood: the publisher sends as fast as the channel takes messages for
+//!   200 ms (every library's run lasts as long, so a stall of the VM weighs
+//!   the same on each); deliveries per second until every task has seen
+//!   the close (lossy channels count only deliveries). Median, min and max
+//!   over the rounds: a library whose rate collapses in some runs shows it
+//!   in the min.
 //! * paced: 20 k messages/s, the publisher *sleeping* between messages
 //!   (a spinning pacer takes a core the runtime needs and puts
 //!   millisecond tails on everyone); p50, p99 and p99.9 of publish→receive
@@ -113,12 +115,12 @@ impl AsyncChannel for Flume {
 /// One library's entry points.
 struct Lib {
     name: &'static str,
-    flood: fn(usize, u64) -> Run,
+    flood: fn(usize, Duration) -> Run,
     paced: fn(usize, Duration) -> Run,
 }
 
-fn flood_of<C: AsyncChannel>(tasks: usize, messages: u64) -> Run {
-    flood::<C>(CAPACITY, tasks, messages).unwrap()
+fn flood_of<C: AsyncChannel>(tasks: usize, duration: Duration) -> Run {
+    flood::<C>(CAPACITY, tasks, duration).unwrap()
 }
 
 fn paced_of<C: AsyncChannel>(tasks: usize, duration: Duration) -> Run {
@@ -307,12 +309,12 @@ fn to_json(
 fn main() {
     let args = BenchArgs::from_env();
     let (full, quick, rounds) = (args.full, args.quick, args.rounds());
-    // A flood run delivers about `budget` messages whatever the task count
-    // (fewer messages to more tasks), at least four laps of the ring.
-    let (budget, duration) = match (full, quick) {
-        (true, false) => (4_000_000, Duration::from_millis(500)),
-        (true, true) => (1_000_000, Duration::from_millis(200)),
-        (false, _) => (50_000, Duration::from_millis(20)),
+    // Every flood run publishes for `flooding`, every paced one for
+    // `duration`, whatever the library.
+    let (flooding, duration) = match (full, quick) {
+        (true, false) => (Duration::from_millis(200), Duration::from_millis(500)),
+        (true, true) => (Duration::from_millis(50), Duration::from_millis(200)),
+        (false, _) => (Duration::from_millis(2), Duration::from_millis(20)),
     };
     let only = args.value("--only");
     let libs: Vec<Lib> = [
@@ -335,10 +337,9 @@ fn main() {
         .collect();
     for round in 0..rounds {
         for (t, tasks) in TASKS.iter().enumerate() {
-            let messages = (budget / *tasks as u64).max(4 * CAPACITY as u64);
             for offset in 0..libs.len() {
                 let l = (round + t + offset) % libs.len();
-                let run = (libs[l].flood)(*tasks, messages);
+                let run = (libs[l].flood)(*tasks, flooding);
                 samples[l].flood[t].push(run.deliveries_per_s() / 1e6);
             }
             for offset in 0..libs.len() {
@@ -361,7 +362,7 @@ fn main() {
     let ratios = ratios(&libs, &samples, &points);
 
     println!(
-        "async: rounds {rounds}, {WORKERS}-worker runtime, capacity {CAPACITY}, flood ~{budget} deliveries per run, paced {PACED_RATE} msgs/s for {duration:?}"
+        "async: rounds {rounds}, {WORKERS}-worker runtime, capacity {CAPACITY}, flood for {flooding:?} per run, paced {PACED_RATE} msgs/s for {duration:?}"
     );
     print!("\n{:<34}", "flood, M deliveries/s: median (min-max)");
     for tasks in TASKS {

@@ -183,8 +183,14 @@ impl Run {
     }
 }
 
-/// Flood: `messages` published as fast as the channel takes them to `tasks`
-/// subscriber tasks on a channel of `capacity`.
+/// Flood: messages published as fast as the channel takes them, for
+/// `duration`, to `tasks` subscriber tasks on a channel of `capacity`.
+///
+/// A run lasts `duration` whatever the library's speed (the publisher
+/// looks at the clock every [`FLOOD_CHUNK`] messages), so a stall of the
+/// VM weighs the same on every library: with a fixed message count, the
+/// fastest library's run was the shortest, and a few milliseconds' stall
+/// decided its round.
 ///
 /// # Errors
 ///
@@ -192,14 +198,22 @@ impl Run {
 pub fn flood<C: AsyncChannel>(
     capacity: usize,
     tasks: usize,
-    messages: u64,
+    duration: Duration,
 ) -> Result<Run, HarnessError> {
     run::<C>(capacity, tasks, false, |tx| {
-        for i in 0..messages {
-            tx.send(i);
+        let start = Instant::now();
+        let mut next = 0;
+        while start.elapsed() < duration {
+            for _ in 0..FLOOD_CHUNK {
+                tx.send(next);
+                next += 1;
+            }
         }
     })
 }
+
+/// Messages a flood publishes between two looks at the clock.
+pub const FLOOD_CHUNK: u64 = 1024;
 
 /// Paced: `rate` messages per second for `duration` ([`sleep_paced`]), each
 /// stamped with its send time, to `tasks` subscriber tasks on a channel of
@@ -397,10 +411,11 @@ mod tests {
     use tokio::sync::broadcast;
 
     #[test]
-    fn a_flood_delivers_everything_a_lossless_run_can_hold() {
+    fn a_flood_publishes_whole_chunks_and_a_lossless_run_delivers_them() {
         // Fewer messages than the capacity: nothing can be lapped.
-        let run = flood::<broadcast::Sender<u64>>(1024, 4, 500).unwrap();
-        assert_eq!(run.delivered, 4 * 500);
+        let run = flood::<broadcast::Sender<u64>>(1 << 20, 4, Duration::ZERO).unwrap();
+        // One chunk: the clock is looked at after each.
+        assert_eq!(run.delivered, 4 * super::FLOOD_CHUNK);
         assert!(run.latencies.is_empty());
     }
 
