@@ -187,7 +187,8 @@ impl Run {
 /// `duration`, to `tasks` subscriber tasks on a channel of `capacity`.
 ///
 /// A run lasts `duration` whatever the library's speed (the publisher
-/// looks at the clock every [`FLOOD_CHUNK`] messages), so a stall of the
+/// looks at the clock after every [`FLOOD_CHUNK`] messages, at least one
+/// chunk), so a stall of the
 /// VM weighs the same on every library: with a fixed message count, the
 /// fastest library's run was the shortest, and a few milliseconds' stall
 /// decided its round.
@@ -203,10 +204,13 @@ pub fn flood<C: AsyncChannel>(
     run::<C>(capacity, tasks, false, |tx| {
         let start = Instant::now();
         let mut next = 0;
-        while start.elapsed() < duration {
+        loop {
             for _ in 0..FLOOD_CHUNK {
                 tx.send(next);
                 next += 1;
+            }
+            if start.elapsed() >= duration {
+                break;
             }
         }
     })
