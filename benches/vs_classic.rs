@@ -128,7 +128,7 @@ fn main() {
 
     let ops = 2_000_000 / scale;
     for (key, label, subs, floor) in [
-        ("soa_vs_classic_publish_0", "publish, 0 subs (ns)", 0, 0.5),
+        ("soa_vs_classic_publish_0", "publish, 0 subs (ns)", 0, 1.0),
         (
             "soa_vs_classic_publish_lagging",
             "publish, 1 lagging sub (ns)",
