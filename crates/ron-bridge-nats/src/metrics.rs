@@ -16,7 +16,8 @@ use crate::BridgeError;
 ///   server's `max_payload`);
 /// - `unnamed`: an exported event whose topic bit has no name in [`Topics`](crate::Topics);
 /// - `slow_consumer`: the client dropped an incoming message because the
-///   bridge's subscription queue was full (one per report of the client);
+///   bridge's subscription queue was full (one per report of the client:
+///   a lower bound, as the client's event queue drops reports in a burst);
 /// - `malformed`: an incoming message that is not an envelope of `T`, or
 ///   whose node or topic disagrees with its subject;
 /// - `version`: an incoming envelope of a newer encoding version;
