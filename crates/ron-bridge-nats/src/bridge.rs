@@ -473,7 +473,9 @@ async fn export_loop<T, Rx>(
                 metrics.add_dropped("disconnected", 1);
                 continue;
             }
-            let mut payload = prefix.clone();
+            // Room for a small event without regrowing: one allocation.
+            let mut payload = Vec::with_capacity(prefix.len() + 128);
+            payload.extend_from_slice(prefix);
             if let Err(error) = serde_json::to_writer(&mut payload, &event) {
                 tracing::debug!(%error, "nats bridge cannot encode an event");
                 metrics.add_dropped("encode", 1);
