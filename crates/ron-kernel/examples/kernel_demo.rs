@@ -13,9 +13,20 @@
 //! `config_reloads_total` and `amnesia_mode` follow; a broken edit is
 //! logged and counted in `config_reload_errors_total`, and nothing changes.
 //!
+//! With `RON_BRIDGE_URL` set (or `[bridge] url`), the demo joins a fleet:
+//! its bus events go to the other kernels over NATS (`ron-bridge-nats`), and
+//! theirs arrive on a second, local bus of `Remote<KernelEvent>` that a task
+//! logs as `remote bus event node=<node> event=<event>`. `/metrics` then
+//! also shows the `bridge_*` series and `tokio_alive_tasks` (the demo's
+//! runtime tasks, read at scrape time, for leak checks). An export or
+//! import topic name that is not one of the kernel's (`health`,
+//! `config_updated`, `service_crashed`, `shutdown`, or `*`) stops the demo
+//! at start-up with an error naming it.
+//!
 //! ```text
 //! cargo run -p ron-kernel --example kernel_demo
 //! RON_METRICS_ADDR=127.0.0.1:0 cargo run -p ron-kernel --example kernel_demo
+//! RON_BRIDGE_URL=nats://127.0.0.1:4222 RON_BRIDGE_NODE=a cargo run -p ron-kernel --example kernel_demo
 //! ```
 //!
 //! Prints exactly one line on stdout, `metrics listening on http://ADDR`, once
@@ -29,12 +40,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ron_kernel::bus::{RecvError, autotune_capacity};
+use ron_bridge_nats::{Bridge, BridgeMetrics, BridgeOptions, Remote, Topics};
+use ron_bus_soa::{SoaBus, SoaReceiver};
+use ron_kernel::bus::{BusBackend as _, BusReceiver as _, RecvError, autotune_capacity};
 use ron_kernel::config::{KernelConfigListener, LiveConfig, Loader, WatchOptions};
 use ron_kernel::supervisor::{
     Backoff, ChildContext, ChildSpec, HealthMode, KernelReporter, Strategy, Supervisor,
 };
-use ron_kernel::{Bus, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
+use ron_kernel::{Bus, Config, HealthState, KernelEvent, Metrics, wait_for_ctrl_c};
 use tracing_subscriber::EnvFilter;
 
 /// The repository's example configuration, wherever the demo is run from.
@@ -77,6 +90,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bus: Bus = metrics.make_bus(capacity)?;
     let logger = tokio::spawn(log_events(bus.subscribe()));
     let health = Arc::new(HealthState::new());
+    // Before the config listener and the supervisor publish anything, so
+    // that every event of this run is exported or counted.
+    let fleet = if config.bridge.enabled() {
+        Some(join_fleet(&config, &bus, &metrics, &health, capacity)?)
+    } else {
+        None
+    };
     let listener = KernelConfigListener::new(bus.clone(), metrics.clone(), Arc::clone(&health));
     let live = LiveConfig::start(loader, WatchOptions::default(), listener.clone())?;
     tracing::info!(
@@ -137,6 +157,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     live.stop().await;
     bus.publish(KernelEvent::Shutdown);
+    if let Some(fleet) = fleet {
+        fleet.leave().await?;
+    }
     // The last publisher handles go: the logger drains, sees `Closed`, ends.
     drop((bus, listener));
     logger.await?;
@@ -182,5 +205,146 @@ async fn log_events(mut events: ron_kernel::bus::Subscriber) {
             Err(RecvError::Lagged(lost)) => tracing::warn!(lost, "event logger fell behind"),
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+/// The topic names of the kernel's events on NATS (subject tokens), one per
+/// [`KernelEvent::topic`] bit.
+const TOPIC_NAMES: [(u64, &str); 4] = [
+    (KernelEvent::HEALTH, "health"),
+    (KernelEvent::CONFIG_UPDATED, "config_updated"),
+    (KernelEvent::SERVICE_CRASHED, "service_crashed"),
+    (KernelEvent::SHUTDOWN, "shutdown"),
+];
+
+/// This kernel's membership of a fleet: the bridge and the task logging
+/// what the other nodes publish.
+struct Fleet {
+    bridge: Bridge,
+    remote: SoaBus<Remote<KernelEvent>>,
+    logger: tokio::task::JoinHandle<()>,
+}
+
+impl Fleet {
+    /// Stops the bridge (flushing what it already handed to NATS, bounded),
+    /// then closes the import bus so its logger drains and ends.
+    async fn leave(self) -> Result<(), tokio::task::JoinError> {
+        self.bridge.shutdown().await;
+        // The bridge's import tasks held the other publisher handles of
+        // the import bus; with them gone, this is the last one.
+        drop(self.remote);
+        // Bounded: should a bridge task outlive its shutdown timeout and
+        // keep a handle, the demo still exits (the logger is aborted).
+        let mut logger = self.logger;
+        match tokio::time::timeout(Duration::from_secs(2), &mut logger).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                tracing::warn!("remote event logger still open after the bridge stopped");
+                logger.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Starts the NATS bridge on `bus` as `[bridge]` says. Returns at once: the
+/// bridge connects in the background (retrying with the supervisor's
+/// configured backoff), so the kernel starts with NATS down too.
+fn join_fleet(
+    config: &Config,
+    bus: &Bus,
+    metrics: &Metrics,
+    health: &Arc<HealthState>,
+    capacity: usize,
+) -> Result<Fleet, Box<dyn std::error::Error>> {
+    let bridge = &config.bridge;
+    let url = bridge.url.clone().unwrap_or_default();
+    let topics = Topics::new(KernelEvent::topic, &TOPIC_NAMES)?;
+    let names = || TOPIC_NAMES.map(|(_, name)| name).join(", ");
+    let export_mask = topics
+        .mask(&bridge.export)
+        .map_err(|e| format!("[bridge] export: {e} (topics: {}, or *)", names()))?;
+    let import_mask = topics
+        .mask(&bridge.import)
+        .map_err(|e| format!("[bridge] import: {e} (topics: {}, or *)", names()))?;
+    let node = bridge.node_name();
+    let mut options = BridgeOptions::new(url.clone(), bridge.cluster.clone(), node.clone());
+    options.export_mask = export_mask;
+    options.import_mask = import_mask;
+    options.required = bridge.required;
+    options.backoff = Backoff::new(
+        config.supervisor.backoff_base(),
+        config.supervisor.backoff_cap(),
+    );
+    let bridge_metrics = BridgeMetrics::register(metrics.registry())?;
+    metrics.register(Box::new(
+        AliveTasks::new(tokio::runtime::Handle::current())?,
+    ))?;
+    // The import bus: the other nodes' events, lossy and bounded like the
+    // kernel bus (a slow logger lags and says how many it lost).
+    let remote = SoaBus::<Remote<KernelEvent>>::with_capacity(capacity)?;
+    let logger = tokio::spawn(log_remote_events(remote.subscribe()));
+    let bridge = Bridge::start(
+        options,
+        topics,
+        bus,
+        &remote,
+        bridge_metrics,
+        bridge.required.then(|| Arc::clone(health)),
+    )?;
+    tracing::info!(
+        %url,
+        cluster = %config.bridge.cluster,
+        %node,
+        required = config.bridge.required,
+        "joining the fleet over NATS"
+    );
+    Ok(Fleet {
+        bridge,
+        remote,
+        logger,
+    })
+}
+
+/// Logs every event the other nodes publish until the import bus closes.
+async fn log_remote_events(mut events: SoaReceiver<Remote<KernelEvent>>) {
+    loop {
+        match events.recv().await {
+            Ok(Remote { node, event }) => {
+                tracing::info!(%node, ?event, "remote bus event");
+            }
+            Err(RecvError::Lagged(lost)) => tracing::warn!(lost, "remote event logger fell behind"),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// `tokio_alive_tasks`: the tasks alive on the demo's runtime, read when
+/// `/metrics` is scraped, so that a task leaked per NATS reconnect shows as
+/// growth (the fleet test checks it).
+struct AliveTasks {
+    runtime: tokio::runtime::Handle,
+    gauge: prometheus::IntGauge,
+}
+
+impl AliveTasks {
+    fn new(runtime: tokio::runtime::Handle) -> Result<Self, prometheus::Error> {
+        let gauge = prometheus::IntGauge::new(
+            "tokio_alive_tasks",
+            "Tasks alive on kernel_demo's tokio runtime (read at scrape time)",
+        )?;
+        Ok(Self { runtime, gauge })
+    }
+}
+
+impl prometheus::core::Collector for AliveTasks {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.gauge.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let alive = self.runtime.metrics().num_alive_tasks();
+        self.gauge.set(i64::try_from(alive).unwrap_or(i64::MAX));
+        self.gauge.collect()
     }
 }
