@@ -14,6 +14,8 @@
 //!   sleeping between messages).
 //! * [`cli::BenchArgs`]: the flags every bench main reads (`--bench`,
 //!   `--quick`, `--rounds`, ...).
+//! * [`nats::NatsServer`]: a real `nats-server` on a free loopback port
+//!   (started, killed, restarted), for the fleet bench and tests.
 //! * [`rounds`]: the fan-out to subscriber tasks on a tokio runtime in
 //!   lossless rounds, with which the classic backend's micro-benches compare
 //!   it with raw `tokio::sync::broadcast`.
@@ -34,6 +36,7 @@
 pub mod async_harness;
 pub mod cli;
 pub mod harness;
+pub mod nats;
 pub mod rounds;
 mod stats;
 

@@ -4,7 +4,7 @@ use crate::cmd::{cargo, show};
 
 /// Every bench target perf-gate runs, in order: (package, bench). Each
 /// prints `perf\t...` lines for [`super::parse`].
-pub const BENCHES: [(&str, &str); 6] = [
+pub const BENCHES: [(&str, &str); 7] = [
     // Every library side by side: fan-out, latency, publish cost.
     ("ron-benches", "comparables"),
     // The same with subscriber tasks on a 2-worker runtime: flood, paced
@@ -19,6 +19,9 @@ pub const BENCHES: [(&str, &str); 6] = [
     // How cost grows with subscribers, masks and churn; memory per
     // subscriber and per slot (both backends).
     ("ron-benches", "scaling"),
+    // Across processes: the NATS bridge against raw async-nats through a
+    // real nats-server.
+    ("ron-benches", "fleet"),
 ];
 
 /// Runs one bench target with `extra` arguments after `--` and returns its

@@ -1,7 +1,9 @@
 //! `cargo xtask perf-gate [--quick]`: runs the bus benchmarks (the
 //! comparables harness and SoA against classic in the top-level `benches/`
 //! package, classic against raw tokio in `ron-bus-classic`, and how cost
-//! grows with subscribers, masks and churn in `benches/scaling.rs`), reads
+//! grows with subscribers, masks and churn in `benches/scaling.rs`,
+//! receiving in runs in `benches/recv_many.rs`, and the NATS bridge across
+//! processes in `benches/fleet.rs`, which needs `nats-server`), reads
 //! the ratios each measured side by side in one run, checks them against
 //! the gates, prints the table, and writes `target/perf-gate/report.md`,
 //! `target/perf-gate/fanout.svg` and `target/perf-gate/async.svg` (the

@@ -21,6 +21,25 @@ pub struct Measured {
     pub async_paced: BTreeMap<(String, u32), AsyncPaced>,
     /// The scaling bench's figures (`perf\tscaling\t...`).
     pub scaling: super::scaling::Scaling,
+    /// The fleet bench's figures (`perf\tfleet\t...`).
+    pub fleet: Option<Fleet>,
+}
+
+/// Across processes through one `nats-server` (the fleet bench): medians.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fleet {
+    /// Raw async-nats, one task, events handed to the client per second.
+    pub raw_per_s: f64,
+    /// The bridge's export, events handed to the client per second.
+    pub bridge_per_s: f64,
+    /// Events received per second by each subscriber node.
+    pub received_per_s: f64,
+    /// Events of a burst a subscriber node lost.
+    pub lost: f64,
+    /// Paced publish→remote delivery, µs.
+    pub p50_us: f64,
+    /// Its p99, µs.
+    pub p99_us: f64,
 }
 
 /// The async paced scenario at one task count: latency quantiles in ns
@@ -85,6 +104,19 @@ pub fn parse(output: &str, into: &mut Measured) {
                 }
             }
             ["perf", "scaling", rest @ ..] => into.scaling.add(rest),
+            ["perf", "fleet", figures @ ..] => {
+                let numbers: Vec<f64> = figures.iter().filter_map(|f| f.parse().ok()).collect();
+                if let [raw, bridge, received, lost, p50, p99] = numbers[..] {
+                    into.fleet = Some(Fleet {
+                        raw_per_s: raw * 1e3,
+                        bridge_per_s: bridge * 1e3,
+                        received_per_s: received * 1e3,
+                        lost,
+                        p50_us: p50,
+                        p99_us: p99,
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -114,6 +146,25 @@ mod tests {
         );
         assert_eq!(m.ratios.get("soa_publish_many_gain"), Some(&2.3));
         assert_eq!(m.ratios.len(), 1);
+    }
+
+    #[test]
+    fn reads_the_fleet_line_in_thousands_per_second() {
+        let mut m = Measured::default();
+        parse(
+            "perf\tfleet\t696.7\t584.1\t405.1\t11355\t93.4\t196.4\n",
+            &mut m,
+        );
+        let fleet = m.fleet.unwrap();
+        assert_eq!(fleet.raw_per_s, 696_700.0);
+        assert_eq!(fleet.bridge_per_s, 584_100.0);
+        assert_eq!(
+            (fleet.lost, fleet.p50_us, fleet.p99_us),
+            (11355.0, 93.4, 196.4)
+        );
+        let mut short = Measured::default();
+        parse("perf\tfleet\t1\t2\n", &mut short);
+        assert!(short.fleet.is_none());
     }
 
     #[test]

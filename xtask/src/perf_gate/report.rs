@@ -95,6 +95,25 @@ pub fn report(m: &Measured, table: &str, quick: bool) -> String {
         out.push_str("\n## How cost grows (both backends, capacity 1024, `u64` payload; `benches/scaling.rs`)\n\n");
         out.push_str(&scaling);
     }
+    if let Some(fleet) = m.fleet {
+        let _ = write!(
+            out,
+            "\n## Across processes: one publisher node, two subscriber nodes, one `nats-server` (`benches/fleet.rs`)\n\n\
+             | measure | median |\n|---|---|\n\
+             | raw async-nats publish, one task, pre-encoded events | {:.0} k/s |\n\
+             | ron-bridge-nats export (bus → encode → client) | {:.0} k/s |\n\
+             | received per subscriber node (burst) | {:.0} k/s |\n\
+             | lost per subscriber node, burst of 50,000 | {:.0} |\n\
+             | paced 5 k/s, publish → remote delivery p50 | {:.1} µs |\n\
+             | paced 5 k/s, publish → remote delivery p99 | {:.1} µs |\n",
+            fleet.raw_per_s / 1e3,
+            fleet.bridge_per_s / 1e3,
+            fleet.received_per_s / 1e3,
+            fleet.lost,
+            fleet.p50_us,
+            fleet.p99_us
+        );
+    }
     out.push_str("\n![fan-out](fanout.svg)\n");
     out
 }
