@@ -20,7 +20,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{Example, PATIENCE, get};
+use support::{Example, PATIENCE, sample};
 
 const LISTENING_PREFIX: &str = "metrics listening on http://";
 /// Longer than the demo's debounce cap (1 s) and environment poll (1 s):
@@ -38,20 +38,6 @@ fn start_demo(config: &Path) -> (Example, SocketAddr) {
         ],
         LISTENING_PREFIX,
     )
-}
-
-/// The value of the series named exactly `series` on `/metrics`.
-fn sample(addr: SocketAddr, series: &str) -> f64 {
-    let scrape = get(addr, "/metrics");
-    assert_eq!(scrape.status, 200, "{}", scrape.body);
-    scrape
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} on /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// What an operator watches: reloads, parse errors, the amnesia gauge.
