@@ -24,6 +24,7 @@ const STEPS: &[Step] = &[
     ("deny", deny),
     ("prometheus", prometheus),
     ("k8s-check", k8s_check),
+    ("fleet", fleet),
     ("perf-gate --quick", perf_smoke),
     ("fuzz (smoke)", fuzz_smoke),
 ];
@@ -166,6 +167,31 @@ fn k8s_check() -> Result<Outcome, String> {
         );
     }
     crate::k8s_check::run()?;
+    Ok(Outcome::Passed)
+}
+
+/// Three `kernel_demo` processes bridged through a real `nats-server` on
+/// 127.0.0.1 (crates/ron-kernel/tests/fleet.rs, ignored by a plain
+/// `cargo test` because it needs the server): a crash seen across
+/// processes within 1 s, five server restarts with losses accounted, no
+/// leak. Bounded in time by the test itself.
+fn fleet() -> Result<Outcome, String> {
+    if !succeeds("nats-server", &["--version"]) {
+        return optional_tool_missing(
+            "nats-server is not installed (apt-get install nats-server; .ci/run does it)",
+        );
+    }
+    cmd::run(cargo().args([
+        "test",
+        "--locked",
+        "-p",
+        "ron-kernel",
+        "--test",
+        "fleet",
+        "--",
+        "--ignored",
+        "--nocapture",
+    ]))?;
     Ok(Outcome::Passed)
 }
 

@@ -27,7 +27,7 @@ usage: cargo xtask <command>
 commands:
   ci              everything CI checks: fmt, clippy, tests, loom, docs, api-check, package-check,
                   cargo-deny, prometheus (promtool on /metrics, a real scrape, rules),
-                  k8s-check, perf-gate --quick
+                  k8s-check, fleet (three kernels through a real nats-server), perf-gate --quick
   api-check       each library's public API against xtask/api/<crate>.txt
   api-check --bless
                   rewrite those snapshots (a deliberate, reviewed API change)
