@@ -12,7 +12,7 @@ const DRIVEN: &str = "\n## How each library is driven\n\n\
 Each library runs the way its documentation recommends on a machine with fewer cores than \
 threads (2 cores; up to 16 subscriber threads, 256 subscriber tasks). Threads: the fan-out and \
 latency tables; tasks: the async tables.\n\n\
-- ron-bus soa, ron-bus classic: threads `blocking_recv` (yield, poll up to 50 µs, then park); \
+- ron-bus soa, ron-bus classic: threads in runs of up to 64 (`try_recv_many`, and `blocking_recv` for the first message after an empty poll: yield, poll up to 50 µs, then park); \
 tasks `recv().await`.\n\
 - tokio broadcast: threads `blocking_recv` (parks); tasks `recv().await`.\n\
 - async-broadcast: overflow mode, lossy like the above (the publisher's `try_broadcast` never \
