@@ -98,8 +98,13 @@ pub(crate) fn prefix(node: &str, topic: &str) -> Result<Vec<u8>, BridgeError> {
 ///
 /// [`DecodeError::Version`] when `v` is newer than [`VERSION`];
 /// [`DecodeError::Malformed`] for anything else that is not a version-1
-/// envelope of a `T`.
+/// envelope of a `T` (anything that is not a JSON object among them).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<Envelope<T>, DecodeError> {
+    // An envelope is a JSON object, in every version: serde would also read
+    // a struct from an array (`[2]` as `v = 2`), which is not one of ours.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(DecodeError::Malformed("not a JSON object".to_owned()));
+    }
     let Version { v } =
         serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if v > VERSION {
@@ -176,6 +181,10 @@ mod tests {
             br#"{"v":1,"node":"x","topic":"t","event":{"Nope":7}}"#,
             br#"{"v":1,"node":7,"topic":"t","event":{"Tick":7}}"#,
             br#"{"v":1,"node":"x","topic":"t","event":{"Tick":7}"#,
+            // Arrays are not envelopes, whatever their first element.
+            b"[2]",
+            b" [7, 1]",
+            b"[1]",
         ] {
             assert!(
                 matches!(decode::<Ev>(bytes), Err(DecodeError::Malformed(_))),
