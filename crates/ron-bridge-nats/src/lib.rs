@@ -16,5 +16,5 @@ mod topics;
 
 pub use bridge::{Bridge, BridgeOptions, NATS_GATE, Remote};
 pub use error::{BridgeError, DecodeError};
-pub use metrics::{BridgeMetrics, DROP_REASONS};
+pub use metrics::{BridgeMetrics, DROP_REASONS, EXPORT_REASONS, IMPORT_REASONS};
 pub use topics::Topics;

@@ -4,37 +4,68 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::BridgeError;
 
-/// Every `reason` label value of `bridge_dropped_total`, each series
-/// created at 0 on registration so rates and alerts see it before the
-/// first loss.
+/// The `reason`s of `bridge_dropped_total` on the export side: events of
+/// the local bus that were not handed to the NATS client.
 ///
 /// - `lagged`: the export subscriber fell behind the local bus and lost
-///   events there (the bus's own lag report);
+///   events there (the bus's own lag report: a count, not the events, so it
+///   also counts any lost event that reached the subscriber only through a
+///   publish whose topic mask overlapped `export_mask` without naming an
+///   exported topic; with one topic bit per publish, as `Topics` assumes,
+///   every lost event is on an exported topic);
 /// - `disconnected`: an event to export while the client was not connected;
-/// - `full`: the client's command queue stayed full for the publish wait;
+/// - `full`: the client's command queue stayed full for the publish wait
+///   (a stalled connection), or came after such a wait in the same run;
 /// - `encode`: an event that could not be encoded (or was larger than the
 ///   server's `max_payload`);
 /// - `unnamed`: an exported event whose topic bit has no name in [`Topics`](crate::Topics);
-/// - `slow_consumer`: the client dropped an incoming message because the
-///   bridge's subscription queue was full (one per report of the client:
-///   a lower bound, as the client's event queue drops reports in a burst);
-/// - `malformed`: an incoming message that is not an envelope of `T`, or
-///   whose node or topic disagrees with its subject;
-/// - `version`: an incoming envelope of a newer encoding version;
-pub const DROP_REASONS: [&str; 8] = [
+/// - `shutdown`: an event the export had received, or that was queued for
+///   it, when the bridge stopped.
+///
+/// `bridge_exported_total` plus these accounts for every event published on
+/// an exported topic while the bridge ran ([`BridgeMetrics::dropped_export`]).
+pub const EXPORT_REASONS: [&str; 6] = [
     "lagged",
     "disconnected",
     "full",
     "encode",
     "unnamed",
+    "shutdown",
+];
+
+/// The `reason`s of `bridge_dropped_total` on the import side: messages on
+/// the cluster's subjects that were not published on the import bus.
+///
+/// - `slow_consumer`: the client dropped an incoming message because the
+///   bridge's subscription queue was full (exact once the subscription is
+///   idle: see the README, "Loss accounting");
+/// - `malformed`: an incoming message that is not an envelope of `T`, or
+///   whose node or topic disagrees with its subject;
+/// - `version`: an incoming envelope of a newer encoding version;
+/// - `own_node`: a message under this bridge's own node name from another
+///   connection (two kernels configured with one name).
+pub const IMPORT_REASONS: [&str; 4] = ["slow_consumer", "malformed", "version", "own_node"];
+
+/// Every `reason` label value of `bridge_dropped_total`:
+/// [`EXPORT_REASONS`] then [`IMPORT_REASONS`], each series created at 0 on
+/// registration so rates and alerts see it before the first loss.
+pub const DROP_REASONS: [&str; 10] = [
+    "lagged",
+    "disconnected",
+    "full",
+    "encode",
+    "unnamed",
+    "shutdown",
     "slow_consumer",
     "malformed",
     "version",
+    "own_node",
 ];
 
 /// The bridge's counters, registered once per registry:
 /// `bridge_exported_total`, `bridge_imported_total`,
-/// `bridge_dropped_total{reason}` (reasons: [`DROP_REASONS`]) and the
+/// `bridge_dropped_total{reason}` (reasons: [`DROP_REASONS`], the export
+/// side's [`EXPORT_REASONS`] and the import side's [`IMPORT_REASONS`]) and the
 /// `bridge_connected` gauge (0 or 1).
 ///
 /// Cloning gives another handle on the same series (keep one to read them
@@ -115,16 +146,42 @@ impl BridgeMetrics {
         self.imported.get()
     }
 
-    /// `bridge_dropped_total{reason}` now (0 for a reason never counted).
+    /// `bridge_dropped_total{reason}` now (0 for a reason not in
+    /// [`DROP_REASONS`], without creating its series).
     pub fn dropped(&self, reason: &str) -> u64 {
-        self.dropped
-            .get_metric_with_label_values(&[reason])
-            .map_or(0, |counter| counter.get())
+        self.series(reason).map_or(0, IntCounter::get)
     }
 
-    /// `bridge_dropped_total` summed over every reason.
+    /// `bridge_dropped_total` summed over every reason, export and import
+    /// (two different streams: see [`dropped_export`](Self::dropped_export)).
     pub fn dropped_total(&self) -> u64 {
-        DROP_REASONS.iter().map(|reason| self.dropped(reason)).sum()
+        self.by_reason.iter().map(IntCounter::get).sum()
+    }
+
+    /// `bridge_dropped_total` summed over [`EXPORT_REASONS`]: with
+    /// [`exported`](Self::exported), every event published on an exported
+    /// topic while the bridge ran.
+    pub fn dropped_export(&self) -> u64 {
+        EXPORT_REASONS
+            .iter()
+            .map(|reason| self.dropped(reason))
+            .sum()
+    }
+
+    /// `bridge_dropped_total` summed over [`IMPORT_REASONS`].
+    pub fn dropped_import(&self) -> u64 {
+        IMPORT_REASONS
+            .iter()
+            .map(|reason| self.dropped(reason))
+            .sum()
+    }
+
+    /// The cached series of a listed reason.
+    fn series(&self, reason: &str) -> Option<&IntCounter> {
+        DROP_REASONS
+            .iter()
+            .position(|known| *known == reason)
+            .and_then(|index| self.by_reason.get(index))
     }
 
     /// Whether `bridge_connected` is 1.
@@ -141,11 +198,7 @@ impl BridgeMetrics {
     }
 
     pub(crate) fn add_dropped(&self, reason: &'static str, n: u64) {
-        let cached = DROP_REASONS
-            .iter()
-            .position(|known| *known == reason)
-            .and_then(|index| self.by_reason.get(index));
-        match cached {
+        match self.series(reason) {
             Some(counter) => counter.inc_by(n),
             // Every caller passes a listed reason; an unlisted one still counts.
             None => self.dropped.with_label_values(&[reason]).inc_by(n),
@@ -154,5 +207,30 @@ impl BridgeMetrics {
 
     pub(crate) fn set_connected(&self, connected: bool) {
         self.connected.set(i64::from(connected));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_an_unknown_reason_creates_no_series() {
+        let registry = Registry::new();
+        let metrics = BridgeMetrics::register(&registry).unwrap();
+        assert_eq!(metrics.dropped("no_such_reason"), 0);
+        let text = prometheus::TextEncoder::new()
+            .encode_to_string(&registry.gather())
+            .unwrap();
+        assert!(!text.contains("no_such_reason"), "{text}");
+        let both: Vec<&str> = EXPORT_REASONS
+            .iter()
+            .chain(&IMPORT_REASONS)
+            .copied()
+            .collect();
+        assert_eq!(both, DROP_REASONS);
+        for reason in DROP_REASONS {
+            assert!(text.contains(&format!("reason=\"{reason}\"")), "{reason}");
+        }
     }
 }
