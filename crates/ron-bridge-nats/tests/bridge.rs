@@ -155,7 +155,7 @@ async fn masks_select_what_is_exported_and_imported() {
     // (An export is counted once the client took it, which may be a moment
     // after a subscriber already has it: wait for the count.)
     wait_until("a's exports counted", || {
-        a.metrics.exported() + a.metrics.dropped_total() == probes_of_a + 1
+        a.metrics.exported() + a.metrics.dropped_export() == probes_of_a + 1
     })
     .await;
     assert_eq!(c.metrics.exported(), 0);
@@ -173,8 +173,8 @@ async fn nats_down_at_start_the_bridge_starts_then_connects_when_nats_comes_up()
     // `start` returned without a server; the gate says why not ready.
     assert!(!a.bridge().is_connected());
     assert!(a.health.missing().contains(&"nats".to_owned()));
-    // The local publisher is not held up: every publish returns, and what
-    // the bridge saw is counted as dropped while disconnected.
+    // What the export saw while disconnected is counted as dropped (that a
+    // stalled connection does not hold the publisher is tests/stall.rs).
     for i in 0..10_000 {
         a.local.publish_topic(TICK, Ev::Tick(i));
     }
@@ -263,7 +263,7 @@ async fn server_restart_mid_stream_flow_resumes_and_every_event_is_accounted_for
     // (Counted once the client took it: possibly a moment after b has it.)
     let expected = probes + 400 + probes_after + 1;
     wait_until("every event accounted for", || {
-        m.exported() + m.dropped_total() == expected
+        m.exported() + m.dropped_export() == expected
     })
     .await;
     assert!(m.exported() > probes + probes_after, "ticks flowed");
@@ -365,4 +365,77 @@ async fn malformed_foreign_and_newer_messages_are_counted_and_skipped() {
         }
     }
     assert!(b.drain().is_empty());
+}
+
+/// One node's events arrive in the order they were published, whatever
+/// their topics (one subscription, one queue, one import task).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_nodes_events_keep_their_order_across_topics() {
+    let server = NatsServer::start();
+    let a = Node::start(options(&server.url(), "a"));
+    let mut b = Node::start(options(&server.url(), "b"));
+    a.connected().await;
+    b.connected().await;
+    wait_flow(&a, &mut b).await;
+    let _ = b.drain();
+    const N: u64 = 4000;
+    for i in 0..N {
+        if i % 3 == 0 {
+            a.local.publish_topic(CRASH, Ev::Crash(i.to_string()));
+        } else {
+            a.local.publish_topic(TICK, Ev::Tick(i));
+        }
+    }
+    let mut order = Vec::new();
+    while order.len() < N as usize {
+        let remote = b.next().await;
+        assert_eq!(&*remote.node, "a");
+        order.push(match remote.event {
+            Ev::Tick(i) => i,
+            Ev::Crash(i) => i.parse().unwrap(),
+        });
+    }
+    let first_out_of_order = order.iter().zip(0..).position(|(got, want)| *got != want);
+    assert_eq!(
+        first_out_of_order,
+        None,
+        "reordered: {:?}",
+        first_out_of_order.map(|at| &order[at..(at + 8).min(order.len())])
+    );
+}
+
+/// A message under this node's own name from another connection (a
+/// second kernel misconfigured with the same name) is skipped and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_under_our_own_node_name_are_counted_and_skipped() {
+    let server = NatsServer::start();
+    let mut a = Node::start(options(&server.url(), "a"));
+    let mut b = Node::start(options(&server.url(), "b"));
+    a.connected().await;
+    b.connected().await;
+    wait_flow(&a, &mut b).await;
+    let raw = async_nats::connect(server.url()).await.unwrap();
+    for _ in 0..2 {
+        raw.publish(
+            "ron.test.b.crash",
+            Bytes::from_static(br#"{"v":1,"node":"b","topic":"crash","event":{"Crash":"twin"}}"#),
+        )
+        .await
+        .unwrap();
+    }
+    raw.flush().await.unwrap();
+    // a imports them (another node's, for a)...
+    for _ in 0..2 {
+        assert_eq!(
+            a.next().await,
+            Remote {
+                node: "b".into(),
+                event: Ev::Crash("twin".into())
+            }
+        );
+    }
+    // ...b counts them as its own name coming back, and imports nothing.
+    wait_until("own_node counted", || b.metrics.dropped("own_node") == 2).await;
+    assert!(b.drain().is_empty());
+    assert_eq!(b.metrics.dropped("malformed"), 0);
 }

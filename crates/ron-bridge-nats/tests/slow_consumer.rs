@@ -16,7 +16,7 @@ use ron_bus::{BusBackend, BusError, BusStats};
 use support::{NatsServer, options, topics, wait_until};
 
 /// Incoming messages flooded at the bridge: more than its subscription
-/// queue holds (8192 per topic).
+/// queue holds (8192, one queue for every imported topic).
 const FLOOD: usize = 20_000;
 /// An import bus that, while `stalled`, blocks the importing task inside
 /// its publish: the test double of a consumer that cannot keep up.
@@ -76,7 +76,9 @@ impl BusBackend<Remote<support::Ev>> for SlowBus {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Three workers: the stalled import task blocks one (std sleep inside the
+// bus's publish), the client's connection task and the test need the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn a_slow_import_bus_makes_slow_consumer_drops_that_are_counted() {
     let server = NatsServer::start();
     let local = ReferenceBus::<support::Ev>::with_capacity(64).unwrap();
@@ -98,7 +100,7 @@ async fn a_slow_import_bus_makes_slow_consumer_drops_that_are_counted() {
     let payload = Bytes::from_static(br#"{"v":1,"node":"z","topic":"tick","event":{"Tick":1}}"#);
     // Until the bridge's subscription is on the server, a message is simply
     // not delivered: flood only once one got through.
-    wait_until_imported(&raw, &payload, &metrics).await;
+    let probes = wait_until_imported(&raw, &payload, &metrics).await;
     // From here the import task blocks at its next publish until released:
     // the flood piles up in the client's subscription queue and overflows.
     remote.stalled.store(true, Ordering::Release);
@@ -115,24 +117,47 @@ async fn a_slow_import_bus_makes_slow_consumer_drops_that_are_counted() {
     .await;
     remote.stalled.store(false, Ordering::Release);
     // What the subscription queue held is imported once the bus is fast
-    // again (the client reports each drop, though its event queue may lose
-    // reports in a burst: the drop count is a lower bound).
+    // again (the client reports each drop, though its event queue loses
+    // reports in a burst: until the subscription is idle, the drop count is
+    // a lower bound).
     wait_until("the queued messages imported", || {
         metrics.imported() >= 8192
     })
     .await;
     assert!(metrics.imported() < FLOOD as u64, "some were dropped");
+    // Once the subscription is idle, the drops are reconciled with what the
+    // client received: every message imported or counted, none twice.
+    let sent = probes + FLOOD as u64;
+    wait_until("every message imported or dropped", || {
+        metrics.imported() + metrics.dropped("slow_consumer") == sent
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        metrics.imported() + metrics.dropped("slow_consumer"),
+        sent,
+        "counted twice"
+    );
     assert_eq!(metrics.dropped("malformed"), 0);
     bridge.shutdown().await;
 }
 
-async fn wait_until_imported(raw: &async_nats::Client, payload: &Bytes, metrics: &BridgeMetrics) {
+/// Publishes `payload` every 20 ms until one was imported; how many were
+/// published.
+async fn wait_until_imported(
+    raw: &async_nats::Client,
+    payload: &Bytes,
+    metrics: &BridgeMetrics,
+) -> u64 {
     let deadline = tokio::time::Instant::now() + support::WAIT;
+    let mut sent = 0;
     while metrics.imported() == 0 {
         assert!(tokio::time::Instant::now() < deadline, "nothing imported");
         raw.publish("ron.test.z.tick", payload.clone())
             .await
             .unwrap();
+        sent += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    sent
 }

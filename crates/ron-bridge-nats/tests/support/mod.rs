@@ -70,6 +70,26 @@ impl NatsServer {
         }
     }
 
+    /// Stops the server (SIGSTOP): its sockets stay open but nothing is
+    /// read or answered, a stalled server rather than a lost one.
+    pub fn stall(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a stalled server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("server running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} failed: {status}");
+    }
+
     /// Kills the server (SIGKILL: no goodbye to clients) and waits for it.
     pub fn down(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -149,8 +169,13 @@ pub struct Node {
 
 impl Node {
     pub fn start(options: BridgeOptions) -> Self {
+        Self::start_with_capacity(options, 1 << 16)
+    }
+
+    /// [`start`](Self::start) with a local bus of `capacity` events.
+    pub fn start_with_capacity(options: BridgeOptions, capacity: usize) -> Self {
         let name: &'static str = Box::leak(options.node.clone().into_boxed_str());
-        let local = ReferenceBus::with_capacity(1 << 16).expect("bus");
+        let local = ReferenceBus::with_capacity(capacity).expect("bus");
         let remote = ReferenceBus::with_capacity(1 << 16).expect("bus");
         let inbox = remote.subscribe();
         let registry = prometheus::Registry::new();
