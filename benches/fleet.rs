@@ -97,9 +97,10 @@ impl Node {
         }
     }
 
-    /// Events this node's bridge has accounted for (exported or dropped).
+    /// Events this node's bridge has accounted for on the export side
+    /// (exported, or dropped for an export reason).
     fn exports_settled(&self) -> u64 {
-        self.metrics.exported() + self.metrics.dropped_total()
+        self.metrics.exported() + self.metrics.dropped_export()
     }
 }
 
@@ -174,7 +175,7 @@ fn bridge_burst(p: &Node, subs: &[Node], burst: u64) -> Burst {
         p.metrics.exported() - exported,
         burst,
         "the bridge dropped part of a burst its bus held: {:?}",
-        ron_bridge_nats::DROP_REASONS.map(|r| (r, p.metrics.dropped(r)))
+        ron_bridge_nats::EXPORT_REASONS.map(|r| (r, p.metrics.dropped(r)))
     );
     received(subs, before, burst, start, sent)
 }

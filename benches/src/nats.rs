@@ -124,6 +124,45 @@ impl NatsServer {
     pub fn is_up(&self) -> bool {
         self.child.is_some()
     }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Freezes the running server (SIGSTOP): its connections stay open and
+    /// nothing answers on them, the way a hung server or a half-open
+    /// connection looks to a client.
+    ///
+    /// # Errors
+    ///
+    /// No server runs, or `kill` failed.
+    pub fn stall(&self) -> io::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a [`stall`](Self::stall)ed server run again (SIGCONT).
+    ///
+    /// # Errors
+    ///
+    /// As [`stall`](Self::stall).
+    pub fn resume(&self) -> io::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> io::Result<()> {
+        let pid = self
+            .pid()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no nats-server running"))?;
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill {signal} {pid}: {status}")))
+        }
+    }
 }
 
 impl Drop for NatsServer {

@@ -14,7 +14,7 @@ use support::{CRASH, Ev, NatsServer, Node, TICK, WAIT, options, wait_flow, wait_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_bridges_carry_events_both_ways_without_echo() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let mut a = Node::start(options(&server.url(), "a"));
     let mut b = Node::start(options(&server.url(), "b"));
     a.connected().await;
@@ -78,7 +78,7 @@ async fn two_bridges_carry_events_both_ways_without_echo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn masks_select_what_is_exported_and_imported() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let url = server.url();
     // x exports everything; a exports crashes only; b imports crashes only;
     // c imports everything and exports nothing.
@@ -164,7 +164,7 @@ async fn masks_select_what_is_exported_and_imported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_down_at_start_the_bridge_starts_then_connects_when_nats_comes_up() {
-    let mut server = NatsServer::reserve();
+    let mut server = NatsServer::reserve().expect("a free port");
     let mut a = Node::start({
         let mut o = options(&server.url(), "a");
         o.required = true;
@@ -185,7 +185,7 @@ async fn nats_down_at_start_the_bridge_starts_then_connects_when_nats_comes_up()
     assert_eq!(a.metrics.exported(), 0);
     assert!(!a.metrics.connected());
 
-    server.up();
+    server.up().expect("nats-server up");
     let mut b = Node::start(options(&server.url(), "b"));
     a.connected().await;
     b.connected().await;
@@ -210,7 +210,7 @@ async fn nats_down_at_start_the_bridge_starts_then_connects_when_nats_comes_up()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_mid_stream_flow_resumes_and_every_event_is_accounted_for() {
-    let mut server = NatsServer::start();
+    let mut server = NatsServer::start().expect("nats-server");
     let a = Node::start({
         let mut o = options(&server.url(), "a");
         o.required = true;
@@ -239,7 +239,7 @@ async fn server_restart_mid_stream_flow_resumes_and_every_event_is_accounted_for
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.up();
+    server.up().expect("nats-server up");
     // The local publisher never waited for NATS: it finishes on its own pace.
     tokio::time::timeout(WAIT, publisher)
         .await
@@ -276,7 +276,7 @@ async fn server_restart_mid_stream_flow_resumes_and_every_event_is_accounted_for
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_while_nats_is_down_returns() {
-    let server = NatsServer::reserve();
+    let server = NatsServer::reserve().expect("a free port");
     let mut a = Node::start(options(&server.url(), "a"));
     a.local.publish_topic(CRASH, Ev::Crash("lost".into()));
     wait_until("drop counted", || a.metrics.dropped("disconnected") == 1).await;
@@ -288,7 +288,7 @@ async fn shutdown_while_nats_is_down_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_foreign_and_newer_messages_are_counted_and_skipped() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let mut a = Node::start(options(&server.url(), "a"));
     let mut b = Node::start(options(&server.url(), "b"));
     a.connected().await;
@@ -371,7 +371,7 @@ async fn malformed_foreign_and_newer_messages_are_counted_and_skipped() {
 /// their topics (one subscription, one queue, one import task).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_nodes_events_keep_their_order_across_topics() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let a = Node::start(options(&server.url(), "a"));
     let mut b = Node::start(options(&server.url(), "b"));
     a.connected().await;
@@ -408,7 +408,7 @@ async fn one_nodes_events_keep_their_order_across_topics() {
 /// second kernel misconfigured with the same name) is skipped and counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_under_our_own_node_name_are_counted_and_skipped() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let mut a = Node::start(options(&server.url(), "a"));
     let mut b = Node::start(options(&server.url(), "b"));
     a.connected().await;

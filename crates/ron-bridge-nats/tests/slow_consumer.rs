@@ -80,7 +80,7 @@ impl BusBackend<Remote<support::Ev>> for SlowBus {
 // bus's publish), the client's connection task and the test need the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn a_slow_import_bus_makes_slow_consumer_drops_that_are_counted() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let local = ReferenceBus::<support::Ev>::with_capacity(64).unwrap();
     let remote = SlowBus::with_capacity(1 << 15).unwrap();
     let registry = prometheus::Registry::new();

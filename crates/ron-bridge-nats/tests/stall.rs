@@ -19,10 +19,10 @@ use support::{CRASH, Ev, NatsServer, Node, WAIT, options, wait_until};
 /// when it does (nothing counted after it), every event accounted for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_server_costs_full_drops_and_shutdown_ends_the_export() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let mut a = Node::start_with_capacity(options(&server.url(), "a"), 4096);
     a.connected().await;
-    server.stall();
+    server.stall().expect("SIGSTOP nats-server");
     let big = "x".repeat(4096);
     let mut published = 0u64;
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -60,7 +60,7 @@ async fn a_stalled_server_costs_full_drops_and_shutdown_ends_the_export() {
     assert_eq!(settled, published, "every event exported or dropped");
     assert_eq!(m.dropped_import(), 0);
     assert!(!m.connected());
-    server.resume();
+    server.resume().expect("SIGCONT nats-server");
 }
 
 /// A stalled server is seen as lost by the client's pings within about
@@ -68,7 +68,7 @@ async fn a_stalled_server_costs_full_drops_and_shutdown_ends_the_export() {
 /// more): gauge, `is_connected` and the gate follow; resumed, it reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_server_is_seen_as_lost_by_the_pings() {
-    let server = NatsServer::start();
+    let server = NatsServer::start().expect("nats-server");
     let a = Node::start({
         let mut o = options(&server.url(), "a");
         o.required = true;
@@ -76,13 +76,13 @@ async fn a_stalled_server_is_seen_as_lost_by_the_pings() {
     });
     a.connected().await;
     wait_until("gate healthy", || a.health.missing() == ["config_loaded"]).await;
-    server.stall();
+    server.stall().expect("SIGSTOP nats-server");
     wait_until("the stall seen as a loss", || {
         !a.metrics.connected() && a.health.missing().contains(&"nats".to_owned())
     })
     .await;
     assert!(!a.bridge().is_connected());
-    server.resume();
+    server.resume().expect("SIGCONT nats-server");
     a.connected().await;
     wait_until("gauge back to 1", || a.metrics.connected()).await;
 }

@@ -39,12 +39,13 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use ron_benches::nats::NatsServer;
 use support::{Example, Log, log_time, sample};
 
 const LISTENING_PREFIX: &str = "metrics listening on http://";
@@ -108,39 +109,36 @@ fn untrack(pid: u32) {
     CHILDREN.lock().unwrap().retain(|p| *p != pid);
 }
 
-/// A `nats-server` on 127.0.0.1; killed (SIGKILL, like a crash) on drop.
-struct Nats(Child);
+/// The fleet's `nats-server` (the workspace's one harness, from
+/// `ron-benches`), its process tracked for the watchdog while it runs.
+struct Nats(NatsServer);
 
 impl Nats {
-    fn start(port: u16, deadline: Instant) -> Self {
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start nats-server (Debian package nats-server): {e}")
-            });
-        track(child.id());
-        let mut nats = Nats(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = nats.0.try_wait().unwrap() {
-                panic!("nats-server exited with {status} (port {port} taken?)");
-            }
-            assert!(Instant::now() < deadline, "nats-server never listened");
-            std::thread::sleep(Duration::from_millis(50));
+    /// A free port, the server not started yet.
+    fn reserve() -> Self {
+        Nats(NatsServer::reserve().expect("a free loopback port"))
+    }
+
+    /// Starts the server on its port (again) and waits until it listens.
+    fn up(&mut self) {
+        self.0
+            .up()
+            .expect("nats-server starts (Debian package nats-server)");
+        track(self.0.pid().expect("running"));
+    }
+
+    /// Kills the server (SIGKILL, like a crash) and reaps it.
+    fn down(&mut self) {
+        if let Some(pid) = self.0.pid() {
+            self.0.down();
+            untrack(pid);
         }
-        nats
     }
 }
 
 impl Drop for Nats {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        untrack(self.0.id());
+        self.down();
     }
 }
 
@@ -213,14 +211,6 @@ impl Node {
             })
             .fold(f64::INFINITY, f64::min)
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits until `done` holds, polling; panics with `what` at `deadline`.
@@ -325,9 +315,9 @@ fn a_fleet_of_three_shares_events_and_survives_nats_restarts() {
     let _watchdog = Watchdog::arm(BUDGET + Duration::from_secs(60));
     let budget_end = Instant::now() + BUDGET;
 
-    let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
-    let mut nats = Some(Nats::start(port, step_deadline(budget_end)));
+    let mut nats = Nats::reserve();
+    let url = nats.0.url();
+    nats.up();
     let nodes: Vec<Node> = NODES.iter().map(|name| Node::start(name, &url)).collect();
     wait_until(step_deadline(budget_end), "every node is connected", || {
         nodes.iter().all(Node::connected)
@@ -343,7 +333,7 @@ fn a_fleet_of_three_shares_events_and_survives_nats_restarts() {
     for round in 1..=RECONNECTS {
         let dropped_before: Vec<f64> = nodes.iter().map(Node::dropped_disconnected).collect();
         let kill_started = SystemTime::now();
-        drop(nats.take()); // SIGKILL, reaped
+        nats.down(); // SIGKILL, reaped
         wait_until(
             step_deadline(budget_end),
             "every node saw the server go",
@@ -353,7 +343,7 @@ fn a_fleet_of_three_shares_events_and_survives_nats_restarts() {
         let all_disconnected = SystemTime::now();
         std::thread::sleep(GAP);
         let restarting = SystemTime::now();
-        nats = Some(Nats::start(port, step_deadline(budget_end)));
+        nats.up();
         wait_until(step_deadline(budget_end), "every node reconnected", || {
             nodes.iter().all(Node::connected)
         });

@@ -2,108 +2,15 @@
 
 #![allow(dead_code)] // each test file uses its own part of the kit
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Longest any wait in these tests lasts before failing.
-pub const WAIT: Duration = Duration::from_secs(20);
+/// Longest any wait in these tests lasts before failing (the ping test
+/// needs about 15 s: three 5 s ping intervals).
+pub const WAIT: Duration = Duration::from_secs(30);
 
-/// A `nats-server -a 127.0.0.1 -p PORT` child process.
-pub struct NatsServer {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl NatsServer {
-    /// A free port, not yet listened on (for "NATS down at start-up").
-    pub fn reserve() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-        let port = listener.local_addr().expect("local addr").port();
-        drop(listener);
-        Self { port, child: None }
-    }
-
-    /// A server on a free port, listening when this returns.
-    pub fn start() -> Self {
-        let mut server = Self::reserve();
-        server.up();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server on this port (again) and waits until it accepts.
-    pub fn up(&mut self) {
-        assert!(self.child.is_none(), "server already running");
-        let child = Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "cannot run `nats-server` ({error}): these tests need a real NATS server; \
-                     install the Debian package `nats-server` (apt-get install nats-server)"
-                )
-            });
-        self.child = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                panic!(
-                    "nats-server exited at start: {status} (port {} taken?)",
-                    self.port
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nats-server not listening after {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops the server (SIGSTOP): its sockets stay open but nothing is
-    /// read or answered, a stalled server rather than a lost one.
-    pub fn stall(&self) {
-        self.signal("-STOP");
-    }
-
-    /// Resumes a stalled server (SIGCONT).
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let child = self.child.as_ref().expect("server running");
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} failed: {status}");
-    }
-
-    /// Kills the server (SIGKILL: no goodbye to clients) and waits for it.
-    pub fn down(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
+/// The workspace's one `nats-server` harness (free loopback port, kill,
+/// restart on the same port, SIGSTOP/SIGCONT), from `ron-benches`.
+pub use ron_benches::nats::NatsServer;
 
 /// Polls `done` every 10 ms until it holds, failing after [`WAIT`].
 pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
