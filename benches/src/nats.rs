@@ -17,6 +17,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where Debian's package installs the server: not on a normal user's
+/// `PATH` on Debian.
+const DEBIAN_BINARY: &str = "/usr/sbin/nats-server";
+
+/// `nats-server` as found on the `PATH`, else Debian's [`DEBIAN_BINARY`]
+/// when it exists.
+fn binary() -> &'static str {
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file())
+    });
+    if !on_path && std::path::Path::new(DEBIAN_BINARY).is_file() {
+        DEBIAN_BINARY
+    } else {
+        "nats-server"
+    }
+}
+
 /// Longest [`NatsServer::up`] waits for the server to listen.
 pub const START_WAIT: Duration = Duration::from_secs(20);
 
@@ -74,7 +91,7 @@ impl NatsServer {
         if self.child.is_some() {
             return Ok(());
         }
-        let child = Command::new("nats-server")
+        let child = Command::new(binary())
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
