@@ -184,6 +184,16 @@ pub enum Receive {
     Runs,
 }
 
+impl Receive {
+    /// The subscriber thread's loop: counts its messages until closed.
+    fn counter<R: BusReceiver<u64>>(self) -> fn(R) -> u64 {
+        match self {
+            Self::OneByOne => backend_recv_all::<R>,
+            Self::Runs => backend_recv_runs::<R>,
+        }
+    }
+}
+
 /// The longest run a [`Receive::Runs`] subscriber takes at once.
 pub const RUN: usize = 64;
 
@@ -229,10 +239,7 @@ pub fn backend_fanout<B: BusBackend<u64>>(
 ) -> Result<f64, ron_bus::BusError> {
     let bus = B::with_capacity(capacity)?;
     let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
-    let recv_all = match receive {
-        Receive::OneByOne => backend_recv_all::<B::Receiver>,
-        Receive::Runs => backend_recv_runs::<B::Receiver>,
-    };
+    let recv_all = receive.counter::<B::Receiver>();
     Ok(run_fanout(receivers, recv_all, move || {
         for i in 0..messages {
             bus.publish(i);
@@ -260,10 +267,7 @@ pub fn backend_drain<B: BusBackend<u64>>(
     // Closed behind the backlog: each subscriber takes it all, then sees
     // the close.
     drop(bus);
-    let recv_all = match receive {
-        Receive::OneByOne => backend_recv_all::<B::Receiver>,
-        Receive::Runs => backend_recv_runs::<B::Receiver>,
-    };
+    let recv_all = receive.counter::<B::Receiver>();
     Ok(run_fanout(receivers, recv_all, || {}))
 }
 

@@ -165,6 +165,22 @@ struct SlowCount {
 }
 
 impl Shared {
+    /// Not connected, not stopped; `health` holds the `nats` gate (only
+    /// when the bridge is `required`).
+    fn new(metrics: BridgeMetrics, health: Option<Arc<HealthState>>) -> Self {
+        Self {
+            metrics,
+            connected: AtomicBool::new(false),
+            link: Mutex::new(Link {
+                stopped: false,
+                connected: false,
+            }),
+            slow: Mutex::new(SlowCount::default()),
+            wake: Notify::new(),
+            health,
+        }
+    }
+
     /// Records the client's connection state; a change moves the gauge,
     /// `is_connected` and the gate, unless the bridge is stopped.
     fn set_connected(&self, connected: bool) {
@@ -332,17 +348,7 @@ impl Bridge {
             .named_in(options.import_mask)
             .map(|(bit, name)| (name, bit))
             .collect();
-        let shared = Arc::new(Shared {
-            metrics,
-            connected: AtomicBool::new(false),
-            link: Mutex::new(Link {
-                stopped: false,
-                connected: false,
-            }),
-            slow: Mutex::new(SlowCount::default()),
-            wake: Notify::new(),
-            health: health.filter(|_| options.required),
-        });
+        let shared = Arc::new(Shared::new(metrics, health.filter(|_| options.required)));
         shared.metrics.set_connected(false);
         shared.set_gate(ServiceState::Starting);
 
@@ -899,17 +905,10 @@ mod tests {
     }
 
     fn shared(health: Option<Arc<HealthState>>) -> Shared {
-        Shared {
-            metrics: BridgeMetrics::register(&prometheus::Registry::new()).unwrap(),
-            connected: AtomicBool::new(false),
-            link: Mutex::new(Link {
-                stopped: false,
-                connected: false,
-            }),
-            slow: Mutex::new(SlowCount::default()),
-            wake: Notify::new(),
+        Shared::new(
+            BridgeMetrics::register(&prometheus::Registry::new()).unwrap(),
             health,
-        }
+        )
     }
 
     #[test]

@@ -49,18 +49,19 @@ pub const IMPORT_REASONS: [&str; 4] = ["slow_consumer", "malformed", "version", 
 /// Every `reason` label value of `bridge_dropped_total`:
 /// [`EXPORT_REASONS`] then [`IMPORT_REASONS`], each series created at 0 on
 /// registration so rates and alerts see it before the first loss.
-pub const DROP_REASONS: [&str; 10] = [
-    "lagged",
-    "disconnected",
-    "full",
-    "encode",
-    "unnamed",
-    "shutdown",
-    "slow_consumer",
-    "malformed",
-    "version",
-    "own_node",
-];
+pub const DROP_REASONS: [&str; 10] = {
+    let mut all = [""; EXPORT_REASONS.len() + IMPORT_REASONS.len()];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = if i < EXPORT_REASONS.len() {
+            EXPORT_REASONS[i]
+        } else {
+            IMPORT_REASONS[i - EXPORT_REASONS.len()]
+        };
+        i += 1;
+    }
+    all
+};
 
 /// The bridge's counters, registered once per registry:
 /// `bridge_exported_total`, `bridge_imported_total`,

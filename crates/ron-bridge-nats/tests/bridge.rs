@@ -10,16 +10,14 @@ use async_nats::Subject;
 use bytes::Bytes;
 use ron_bridge_nats::Remote;
 use ron_bus::BusBackend;
-use support::{CRASH, Ev, NatsServer, Node, TICK, WAIT, options, wait_flow, wait_until};
+use support::{
+    CRASH, Ev, NatsServer, Node, TICK, WAIT, connected_pair, options, wait_flow, wait_until,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_bridges_carry_events_both_ways_without_echo() {
     let server = NatsServer::start().expect("nats-server");
-    let mut a = Node::start(options(&server.url(), "a"));
-    let mut b = Node::start(options(&server.url(), "b"));
-    a.connected().await;
-    b.connected().await;
-    wait_flow(&a, &mut b).await;
+    let (mut a, mut b) = connected_pair(&server).await;
     wait_flow(&b, &mut a).await;
     assert!(a.metrics.connected());
 
@@ -289,11 +287,7 @@ async fn shutdown_while_nats_is_down_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_foreign_and_newer_messages_are_counted_and_skipped() {
     let server = NatsServer::start().expect("nats-server");
-    let mut a = Node::start(options(&server.url(), "a"));
-    let mut b = Node::start(options(&server.url(), "b"));
-    a.connected().await;
-    b.connected().await;
-    wait_flow(&a, &mut b).await;
+    let (mut a, mut b) = connected_pair(&server).await;
 
     let raw = async_nats::connect(server.url()).await.unwrap();
     let bad: [(&str, &[u8]); 7] = [
@@ -372,11 +366,7 @@ async fn malformed_foreign_and_newer_messages_are_counted_and_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_nodes_events_keep_their_order_across_topics() {
     let server = NatsServer::start().expect("nats-server");
-    let a = Node::start(options(&server.url(), "a"));
-    let mut b = Node::start(options(&server.url(), "b"));
-    a.connected().await;
-    b.connected().await;
-    wait_flow(&a, &mut b).await;
+    let (a, mut b) = connected_pair(&server).await;
     let _ = b.drain();
     const N: u64 = 4000;
     for i in 0..N {
@@ -409,11 +399,7 @@ async fn one_nodes_events_keep_their_order_across_topics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_under_our_own_node_name_are_counted_and_skipped() {
     let server = NatsServer::start().expect("nats-server");
-    let mut a = Node::start(options(&server.url(), "a"));
-    let mut b = Node::start(options(&server.url(), "b"));
-    a.connected().await;
-    b.connected().await;
-    wait_flow(&a, &mut b).await;
+    let (mut a, mut b) = connected_pair(&server).await;
     let raw = async_nats::connect(server.url()).await.unwrap();
     for _ in 0..2 {
         raw.publish(

@@ -151,6 +151,17 @@ impl Node {
 /// Publishes probes (crash "probe") on `from` every 50 ms until `to` has
 /// imported one of them from `from`: the subscriptions are on the server
 /// and the flow works. Returns how many probes `from` published.
+/// Nodes `a` and `b` of `server`, both connected, events flowing from `a`
+/// to `b`.
+pub async fn connected_pair(server: &NatsServer) -> (Node, Node) {
+    let a = Node::start(options(&server.url(), "a"));
+    let mut b = Node::start(options(&server.url(), "b"));
+    a.connected().await;
+    b.connected().await;
+    wait_flow(&a, &mut b).await;
+    (a, b)
+}
+
 pub async fn wait_flow(from: &Node, to: &mut Node) -> u64 {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut sent = 0;
