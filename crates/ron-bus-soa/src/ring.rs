@@ -103,7 +103,9 @@
 //!   park), stores the number parked in an atomic count, fences (SeqCst)
 //!   and reads the stamp again. After writing, a publisher fences and reads
 //!   the count: if non-zero it takes the whole list and wakes each waker
-//!   once. Dekker again, so one of them always sees the other and no
+//!   once, still holding the list's lock (reentrant, so a waker that parks
+//!   or drops a subscriber on the sweeping thread joins the next sweep's
+//!   list; others wait for the sweep to end). Dekker again, so one of them always sees the other and no
 //!   wake-up is lost; nobody parked costs a publish one fence and one load.
 //!
 //! A read costs loads, two stores (pin, unpin) to the reader's own cache
@@ -156,7 +158,9 @@
 use std::mem::MaybeUninit;
 use std::task::Waker;
 
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, UnsafeCell, fence, lock};
+use crate::sync::{
+    Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, ReentrantLock, UnsafeCell, fence, lock,
+};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 /// A pin's value while its subscriber is not reading a cell.
@@ -476,8 +480,7 @@ impl<T> Ring<T> {
     /// or replaces the one it registered earlier in this sweep's list.
     /// `ticket` is the subscriber's own record of where it is registered.
     pub(crate) fn park(&self, ticket: &mut Option<Ticket>, waker: &Waker) {
-        {
-            let mut list = lock(&self.parked.0.list);
+        self.parked.0.list.hold().with(|list| {
             // Our waker from earlier in this sweep, if it is still there.
             // Anything else (no ticket, an old sweep's, or an empty slot,
             // which no path leaves today) registers anew: a park never ends
@@ -503,7 +506,7 @@ impl<T> Ring<T> {
                     self.parked.0.count.store(list.parked(), SeqCst);
                 }
             }
-        }
+        });
         // Dekker with `wake_parked`: our registration above, then the
         // caller's second look at the ring; the publisher's stamp, then its
         // look at the parked count.
@@ -517,10 +520,9 @@ impl<T> Ring<T> {
         let Some(Ticket { sweep, index }) = ticket.take() else {
             return;
         };
-        let waker = {
-            let mut list = lock(&self.parked.0.list);
+        let waker = self.parked.0.list.hold().with(|list| {
             if sweep != list.sweep {
-                return; // Already taken by a sweep.
+                return None; // Already taken by a sweep.
             }
             let waker = list.unregister(index);
             // A count that drops to 0 only spares publishes the lock; a
@@ -528,7 +530,7 @@ impl<T> Ring<T> {
             // finds one waker fewer.
             self.parked.0.count.store(list.parked(), SeqCst);
             waker
-        };
+        });
         // Outside the lock: dropping a waker may run arbitrary code.
         drop(waker);
     }
@@ -540,17 +542,25 @@ impl<T> Ring<T> {
         if self.parked.0.count.load(Relaxed) == 0 {
             return;
         }
-        let wakers = {
-            let mut list = lock(&self.parked.0.list);
+        let mut held = self.parked.0.list.hold();
+        let wakers = held.with(|list| {
             list.sweep += 1;
             self.parked.0.count.store(0, SeqCst);
             list.vacant.clear();
             std::mem::take(&mut list.wakers)
-        };
-        // Outside the lock: a waker may run arbitrary code.
+        });
+        // Wakes while still holding the lock, so a woken subscriber that
+        // runs and parks again before the sweep ends waits for the sweep:
+        // measured, that keeps the runtime's workers on the publisher's
+        // CPU instead of waking the idle one, and halves the wake-up's
+        // latency on a VM (docs/PERFORMANCE.md, "The wake path"). A waker
+        // is arbitrary code, which may park or drop a subscriber of this
+        // ring on this thread: the lock is reentrant and the list is not
+        // borrowed here, so that parks in the next sweep's list.
         for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
+        drop(held);
     }
 
     /// Marks the ring closed (after its last publish) and wakes everyone.
@@ -764,7 +774,8 @@ impl Drop for Unpin<'_> {
 /// The subscribers parked on a ring.
 #[derive(Debug)]
 struct Parked {
-    list: Mutex<ParkList>,
+    /// Reentrant: the sweep wakes under it (see `Ring::wake_parked`).
+    list: ReentrantLock<ParkList>,
     /// `list.parked()` (the wakers registered: the list's length minus its
     /// vacancies), read by every publish without the lock.
     count: AtomicUsize,
@@ -773,7 +784,7 @@ struct Parked {
 impl Parked {
     fn new() -> Self {
         Self {
-            list: Mutex::new(ParkList {
+            list: ReentrantLock::new(ParkList {
                 sweep: 0,
                 wakers: Vec::new(),
                 vacant: Vec::new(),

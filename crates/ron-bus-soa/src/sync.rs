@@ -78,3 +78,58 @@ pub(crate) fn write<T>(rwlock: &RwLock<T>) -> impl std::ops::DerefMut<Target = T
     #[cfg(not(loom))]
     rwlock.write()
 }
+
+/// A lock its holder may take again (the parked list's): the wake sweep
+/// wakes while holding it, and a waker may run code that parks or drops a
+/// subscriber of the same ring on the same thread, which must not deadlock.
+/// Under loom, a plain mutex: the models' wakers never re-enter.
+#[derive(Debug)]
+pub(crate) struct ReentrantLock<T> {
+    #[cfg(not(loom))]
+    inner: parking_lot::ReentrantMutex<std::cell::RefCell<T>>,
+    #[cfg(loom)]
+    inner: Mutex<T>,
+}
+
+/// A held [`ReentrantLock`]: the data is reached through
+/// [`with`](Held::with), never across a call into a waker (a re-entering
+/// holder's own `with` would find it borrowed and panic).
+pub(crate) struct Held<'a, T> {
+    #[cfg(not(loom))]
+    guard: parking_lot::ReentrantMutexGuard<'a, std::cell::RefCell<T>>,
+    #[cfg(loom)]
+    guard: loom::sync::MutexGuard<'a, T>,
+}
+
+impl<T> ReentrantLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: parking_lot::ReentrantMutex::new(std::cell::RefCell::new(value)),
+            #[cfg(loom)]
+            inner: Mutex::new(value),
+        }
+    }
+
+    /// Takes the lock (again, if this thread holds it).
+    pub(crate) fn hold(&self) -> Held<'_, T> {
+        #[cfg(not(loom))]
+        return Held {
+            guard: self.inner.lock(),
+        };
+        #[cfg(loom)]
+        Held {
+            guard: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+}
+
+impl<T> Held<'_, T> {
+    /// Runs `f` on the locked data.
+    pub(crate) fn with<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(not(loom))]
+        return f(&mut self.guard.borrow_mut());
+        #[cfg(loom)]
+        f(&mut self.guard)
+    }
+}
