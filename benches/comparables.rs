@@ -8,7 +8,8 @@
 //! * batch publish, ns per message in batches of 64 to one idle subscriber:
 //!   the library's batch call where it has one (ron-bus `publish_many`),
 //!   else a loop of single publishes (marked as such);
-//! * fan-out: one publisher thread, 1 to 16 subscriber OS threads in a
+//! * fan-out: one publisher thread publishing for a fixed time (200 ms;
+//!   `publish_for`), 1 to 16 subscriber OS threads in a
 //!   blocking receive, capacity 1024, deliveries per second (lossy channels
 //!   count only deliveries; `bus` and `disruptor` are backpressured, so they
 //!   deliver everything; the crossbeam fan-out is one bounded channel per
@@ -50,11 +51,12 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::time::Duration;
 
 use ron_benches::cli::BenchArgs;
 use ron_benches::harness::{
     Next, Receive, backend_fanout, backend_latency, count_until_closed, latencies_until_closed,
-    now_ns, run_fanout, run_latency, time_ns,
+    now_ns, publish_for, run_fanout, run_latency, time_ns,
 };
 use ron_benches::{median, percentile};
 use ron_bus::BusBackend;
@@ -73,7 +75,7 @@ const BATCH: u64 = 64;
 trait Contender {
     const NAME: &'static str;
     /// Runs one fan-out to `subs` blocking subscribers; deliveries per second.
-    fn fanout(subs: usize, messages: u64) -> f64;
+    fn fanout(subs: usize, duration: Duration) -> f64;
     /// Runs one latency probe; returns the latencies in ns.
     fn latency(messages: u64) -> Vec<u64>;
     /// ns per publish with `idle` (0 or 1) subscribers that never read;
@@ -105,8 +107,8 @@ impl BackendName for ClassicBus<u64> {
 impl<B: BusBackend<u64> + BackendName> Contender for Backend<B> {
     const NAME: &'static str = B::NAME;
 
-    fn fanout(subs: usize, messages: u64) -> f64 {
-        backend_fanout::<B>(CAPACITY, subs, messages, Receive::Runs).unwrap()
+    fn fanout(subs: usize, duration: Duration) -> f64 {
+        backend_fanout::<B>(CAPACITY, subs, duration, Receive::Runs).unwrap()
     }
 
     fn latency(messages: u64) -> Vec<u64> {
@@ -154,13 +156,13 @@ impl Tokio {
 
 impl Contender for Tokio {
     const NAME: &'static str = "tokio broadcast";
-    fn fanout(subs: usize, messages: u64) -> f64 {
+    fn fanout(subs: usize, duration: Duration) -> f64 {
         let (tx, _) = tokio::sync::broadcast::channel::<u64>(CAPACITY);
         let receivers: Vec<_> = (0..subs).map(|_| tx.subscribe()).collect();
         run_fanout(receivers, Self::recv_all, move || {
-            for i in 0..messages {
+            publish_for(duration, |i| {
                 let _ = tx.send(i);
-            }
+            });
         })
     }
     fn latency(messages: u64) -> Vec<u64> {
@@ -206,14 +208,14 @@ impl AsyncBroadcast {
 
 impl Contender for AsyncBroadcast {
     const NAME: &'static str = "async-broadcast (overflow)";
-    fn fanout(subs: usize, messages: u64) -> f64 {
+    fn fanout(subs: usize, duration: Duration) -> f64 {
         let (tx, rx) = Self::channel();
         let receivers: Vec<_> = (0..subs).map(|_| rx.clone()).collect();
         drop(rx);
         run_fanout(receivers, Self::recv_all, move || {
-            for i in 0..messages {
+            publish_for(duration, |i| {
                 let _ = tx.try_broadcast(i);
-            }
+            });
         })
     }
     fn latency(messages: u64) -> Vec<u64> {
@@ -238,16 +240,14 @@ struct JonhooBus;
 
 impl Contender for JonhooBus {
     const NAME: &'static str = "bus (backpressured)";
-    fn fanout(subs: usize, messages: u64) -> f64 {
+    fn fanout(subs: usize, duration: Duration) -> f64 {
         let mut tx = bus::Bus::<u64>::new(CAPACITY);
         let receivers: Vec<_> = (0..subs).map(|_| tx.add_rx()).collect();
         run_fanout(
             receivers,
             |mut rx| rx.iter().count() as u64,
             move || {
-                for i in 0..messages {
-                    tx.broadcast(i);
-                }
+                publish_for(duration, |i| tx.broadcast(i));
             },
         )
     }
@@ -379,14 +379,12 @@ impl Disruptor {
 
 impl Contender for Disruptor {
     const NAME: &'static str = "disruptor (backpressured)";
-    fn fanout(subs: usize, messages: u64) -> f64 {
+    fn fanout(subs: usize, duration: Duration) -> f64 {
         let (mut producer, pollers) = Self::open(subs);
         // Dropping the producer at the end of the closure shuts the pollers
         // down once they have read everything.
         run_fanout(pollers, Self::recv_all, move || {
-            for i in 0..messages {
-                Self::publish(&mut producer, i);
-            }
+            publish_for(duration, |i| Self::publish(&mut producer, i));
         })
     }
     fn latency(messages: u64) -> Vec<u64> {
@@ -424,15 +422,15 @@ impl Crossbeam {
 
 impl Contender for Crossbeam {
     const NAME: &'static str = "crossbeam-channel (per-sub, try_send)";
-    fn fanout(subs: usize, messages: u64) -> f64 {
+    fn fanout(subs: usize, duration: Duration) -> f64 {
         let (senders, receivers) = Self::channels(subs);
         run_fanout(
             receivers,
             |rx| rx.iter().count() as u64,
             move || {
-                for i in 0..messages {
+                publish_for(duration, |i| {
                     Self::send(&senders, i);
-                }
+                });
             },
         )
     }
@@ -462,7 +460,7 @@ impl Contender for Crossbeam {
 /// One library's entry points.
 struct Runner {
     name: &'static str,
-    fanout: fn(usize, u64) -> f64,
+    fanout: fn(usize, Duration) -> f64,
     latency: fn(u64) -> Vec<u64>,
     publish_ns: fn(usize, u64) -> Option<f64>,
     batch_ns: fn(u64) -> Option<(f64, bool)>,
@@ -531,9 +529,10 @@ fn json_number(v: Option<f64>) -> String {
     v.map_or_else(|| "null".into(), |v| format!("{v:.4}"))
 }
 
-fn to_json(rounds: usize, messages: u64, probes: u64, all: &[Summary]) -> String {
+fn to_json(rounds: usize, fanning: Duration, probes: u64, all: &[Summary]) -> String {
     let mut out = format!(
-        "{{\n  \"capacity\": {CAPACITY},\n  \"rounds\": {rounds},\n  \"fanout_messages\": {messages},\n  \"latency_probes_per_round\": {probes},\n  \"libraries\": [\n"
+        "{{\n  \"capacity\": {CAPACITY},\n  \"rounds\": {rounds},\n  \"fanout_ms\": {},\n  \"latency_probes_per_round\": {probes},\n  \"libraries\": [\n",
+        fanning.as_millis()
     );
     for (i, s) in all.iter().enumerate() {
         let fanout: Vec<String> = SUBSCRIBERS
@@ -562,10 +561,12 @@ fn to_json(rounds: usize, messages: u64, probes: u64, all: &[Summary]) -> String
 fn main() {
     let args = BenchArgs::from_env();
     let (full, quick, rounds) = (args.full, args.quick, args.rounds());
-    let (messages, mut probes, ops) = match (full, quick) {
-        (true, false) => (200_000, 20_000, 2_000_000),
-        (true, true) => (50_000, 2_000, 500_000),
-        (false, _) => (5_000, 500, 10_000),
+    // Every fan-out publishes for `fanning`, whatever the library
+    // (`publish_for`).
+    let (fanning, mut probes, ops) = match (full, quick) {
+        (true, false) => (Duration::from_millis(200), 20_000, 2_000_000),
+        (true, true) => (Duration::from_millis(50), 2_000, 500_000),
+        (false, _) => (Duration::from_millis(2), 500, 10_000),
     };
     // `--fanout-only` skips the other scenarios (for profiling the fan-out).
     let fanout_only = args.flag("--fanout-only");
@@ -601,7 +602,7 @@ fn main() {
             let r = (round + offset) % runners.len();
             let (runner, sample) = (&runners[r], &mut samples[r]);
             for (s, subs) in SUBSCRIBERS.iter().enumerate() {
-                sample.fanout[s].push((runner.fanout)(*subs, messages) / 1e6);
+                sample.fanout[s].push((runner.fanout)(*subs, fanning) / 1e6);
             }
             if fanout_only {
                 continue;
@@ -635,7 +636,7 @@ fn main() {
         .collect();
 
     println!(
-        "rounds: {rounds}, {messages} messages per fan-out, {probes} latency probes per round, capacity {CAPACITY}"
+        "rounds: {rounds}, {fanning:?} of publishing per fan-out, {probes} latency probes per round, capacity {CAPACITY}"
     );
     println!(
         "\n{:<38} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -702,7 +703,7 @@ fn main() {
         }
     }
     if let Some(path) = args.value("--json") {
-        std::fs::write(&path, to_json(rounds, messages, probes, &summaries))
+        std::fs::write(&path, to_json(rounds, fanning, probes, &summaries))
             .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
         eprintln!("comparables: wrote {path}");
     }

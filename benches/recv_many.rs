@@ -27,6 +27,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use std::time::Duration;
+
 use ron_benches::async_harness::{AsyncChannel, InRuns, drain, flood};
 use ron_benches::cli::BenchArgs;
 use ron_benches::harness::{Receive, backend_drain, backend_fanout};
@@ -42,25 +44,22 @@ const BACKLOG: usize = 1 << 16;
 /// The flood's capacity.
 const CAPACITY: usize = 1024;
 
-/// M deliveries/s of one way of receiving, given the flood's message count.
-type Way = fn(u64) -> f64;
+/// M deliveries/s of one way of receiving, given the flood's duration.
+type Way = fn(Duration) -> f64;
 
 fn drain_threads<B: BusBackend<u64>>(receive: Receive) -> f64 {
     backend_drain::<B>(BACKLOG, SUBSCRIBERS, receive).unwrap() / 1e6
 }
 
-fn drain_tasks<C: AsyncChannel>(_: u64) -> f64 {
+fn drain_tasks<C: AsyncChannel>(_: Duration) -> f64 {
     drain::<C>(BACKLOG, SUBSCRIBERS).unwrap().deliveries_per_s() / 1e6
 }
 
-fn flood_threads<B: BusBackend<u64>>(receive: Receive, messages: u64) -> f64 {
-    backend_fanout::<B>(CAPACITY, SUBSCRIBERS, messages, receive).unwrap() / 1e6
+fn flood_threads<B: BusBackend<u64>>(receive: Receive, duration: Duration) -> f64 {
+    backend_fanout::<B>(CAPACITY, SUBSCRIBERS, duration, receive).unwrap() / 1e6
 }
 
-fn flood_tasks<C: AsyncChannel>(messages: u64) -> f64 {
-    // As long as the threads' flood of `messages` takes SoA on a quiet VM
-    // (about 40 M messages/s).
-    let duration = std::time::Duration::from_nanos(messages * 25);
+fn flood_tasks<C: AsyncChannel>(duration: Duration) -> f64 {
     flood::<C>(CAPACITY, SUBSCRIBERS, duration)
         .unwrap()
         .deliveries_per_s()
@@ -107,13 +106,14 @@ const PAIRS: [Pair; 8] = [
 fn main() {
     let args = BenchArgs::from_env();
     let rounds = args.rounds();
-    let messages: u64 = match (args.full, args.quick) {
-        (true, false) => 2_000_000,
-        (true, true) => 500_000,
-        (false, _) => 20_000,
+    // Every flood publishes for `flooding`, threads and tasks alike.
+    let flooding = match (args.full, args.quick) {
+        (true, false) => Duration::from_millis(50),
+        (true, true) => Duration::from_micros(12_500),
+        (false, _) => Duration::from_micros(500),
     };
     println!(
-        "recv_many: {SUBSCRIBERS} subscribers; drain of {BACKLOG}; flood of {messages} at capacity {CAPACITY}; {rounds} rounds"
+        "recv_many: {SUBSCRIBERS} subscribers; drain of {BACKLOG}; flood of {flooding:?} at capacity {CAPACITY}; {rounds} rounds"
     );
     println!(
         "{:<26} {:>12} {:>12} {:>8}",
@@ -124,11 +124,11 @@ fn main() {
         for round in 0..rounds {
             // Alternating order: the VM's drift lands on both ways.
             let (one, run) = if round % 2 == 0 {
-                let one = (pair.one_by_one)(messages);
-                (one, (pair.runs)(messages))
+                let one = (pair.one_by_one)(flooding);
+                (one, (pair.runs)(flooding))
             } else {
-                let run = (pair.runs)(messages);
-                ((pair.one_by_one)(messages), run)
+                let run = (pair.runs)(flooding);
+                ((pair.one_by_one)(flooding), run)
             };
             ones.push(one);
             runs.push(run);

@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use ron_benches::cli::BenchArgs;
 use ron_benches::harness::{Receive, backend_fanout, time_ns};
@@ -31,10 +32,10 @@ use ron_bus_soa::SoaBus;
 
 const SAMPLES: usize = 7;
 
-/// Deliveries per second of `messages` published to `subs` subscriber
+/// Deliveries per second of `duration` of publishing to `subs` subscriber
 /// threads receiving in runs, ring capacity `capacity`.
-fn fanout<B: BusBackend<u64>>(subs: usize, capacity: usize, messages: u64) -> f64 {
-    backend_fanout::<B>(capacity, subs, messages, Receive::Runs).unwrap()
+fn fanout<B: BusBackend<u64>>(subs: usize, capacity: usize, duration: Duration) -> f64 {
+    backend_fanout::<B>(capacity, subs, duration, Receive::Runs).unwrap()
 }
 
 /// ns per publish with `subs` idle subscribers (never read) of `mask`.
@@ -63,15 +64,15 @@ fn batch_cost<B: BusBackend<u64>>(batches: u64) -> (f64, f64) {
 
 /// Interleaved fan-out samples: (median soa M/s, median classic M/s,
 /// median soa/classic).
-fn fanout_ratio(subs: usize, capacity: usize, messages: u64) -> (f64, f64, f64) {
+fn fanout_ratio(subs: usize, capacity: usize, duration: Duration) -> (f64, f64, f64) {
     let (mut soa, mut classic, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for sample in 0..SAMPLES {
         let (s, c) = if sample % 2 == 0 {
-            let s = fanout::<SoaBus<u64>>(subs, capacity, messages);
-            (s, fanout::<ClassicBus<u64>>(subs, capacity, messages))
+            let s = fanout::<SoaBus<u64>>(subs, capacity, duration);
+            (s, fanout::<ClassicBus<u64>>(subs, capacity, duration))
         } else {
-            let c = fanout::<ClassicBus<u64>>(subs, capacity, messages);
-            (fanout::<SoaBus<u64>>(subs, capacity, messages), c)
+            let c = fanout::<ClassicBus<u64>>(subs, capacity, duration);
+            (fanout::<SoaBus<u64>>(subs, capacity, duration), c)
         };
         soa.push(s / 1e6);
         classic.push(c / 1e6);
@@ -97,13 +98,15 @@ fn main() {
         (true, true) => 5,
         (false, _) => 20,
     };
+    // Each fan-out publishes for this long (`publish_for`).
+    let fanning = Duration::from_millis(100) / scale as u32;
     println!(
         "{:<44} {:>12} {:>12} {:>8}",
         "case", "soa", "classic", "ratio"
     );
 
     for subs in [4usize, 8, 16] {
-        let (soa, classic, ratio) = fanout_ratio(subs, 1024, 400_000 / scale);
+        let (soa, classic, ratio) = fanout_ratio(subs, 1024, fanning);
         println!(
             "{:<44} {:>10.2} M {:>10.2} M {:>8.2}  (soa/classic, floor >= 2)",
             format!("fan-out deliveries/s, {subs} subs"),
@@ -115,7 +118,7 @@ fn main() {
     }
     // The B1 gates: +20% at 4 subscribers / capacity 64, +30% at 16 / 128.
     for (subs, capacity) in [(4usize, 64usize), (16, 128)] {
-        let (soa, classic, ratio) = fanout_ratio(subs, capacity, 400_000 / scale);
+        let (soa, classic, ratio) = fanout_ratio(subs, capacity, fanning);
         println!(
             "{:<44} {:>10.2} M {:>10.2} M {:>8.2}  (soa/classic, B1)",
             format!("fan-out, {subs} subs, capacity {capacity}"),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use ron_bus::{BusBackend, BusReceiver, RecvError};
 use tokio::sync::broadcast;
 
-use crate::harness::{Next, RUN, now_ns};
+use crate::harness::{Next, RUN, now_ns, publish_for};
 use crate::rounds::OnBus;
 
 /// Worker threads of the runtime the subscriber tasks run on: the cores of
@@ -187,8 +187,8 @@ impl Run {
 /// `duration`, to `tasks` subscriber tasks on a channel of `capacity`.
 ///
 /// A run lasts `duration` whatever the library's speed (the publisher
-/// looks at the clock after every [`FLOOD_CHUNK`] messages, at least one
-/// chunk), so a stall of the
+/// looks at the clock after every [`FLOOD_CHUNK`](crate::harness::FLOOD_CHUNK)
+/// messages, at least one chunk: [`publish_for`]), so a stall of the
 /// VM weighs the same on every library: with a fixed message count, the
 /// fastest library's run was the shortest, and a few milliseconds' stall
 /// decided its round.
@@ -202,22 +202,9 @@ pub fn flood<C: AsyncChannel>(
     duration: Duration,
 ) -> Result<Run, HarnessError> {
     run::<C>(capacity, tasks, false, |tx| {
-        let start = Instant::now();
-        let mut next = 0;
-        loop {
-            for _ in 0..FLOOD_CHUNK {
-                tx.send(next);
-                next += 1;
-            }
-            if start.elapsed() >= duration {
-                break;
-            }
-        }
+        publish_for(duration, |msg| tx.send(msg));
     })
 }
-
-/// Messages a flood publishes between two looks at the clock.
-pub const FLOOD_CHUNK: u64 = 1024;
 
 /// Paced: `rate` messages per second for `duration` ([`sleep_paced`]), each
 /// stamped with its send time, to `tasks` subscriber tasks on a channel of
@@ -419,7 +406,7 @@ mod tests {
         // Fewer messages than the capacity: nothing can be lapped.
         let run = flood::<broadcast::Sender<u64>>(1 << 20, 4, Duration::ZERO).unwrap();
         // One chunk: the clock is looked at after each.
-        assert_eq!(run.delivered, 4 * super::FLOOD_CHUNK);
+        assert_eq!(run.delivered, 4 * crate::harness::FLOOD_CHUNK);
         assert!(run.latencies.is_empty());
     }
 

@@ -227,24 +227,58 @@ fn backend_latencies<R: BusReceiver<u64>>(mut rx: R) -> Vec<u64> {
     latencies_until_closed(|| backend_next(&mut rx))
 }
 
-/// [`run_fanout`] of a ron-bus backend: `messages` published to `subs`
-/// subscribers of a bus of `capacity`, each receiving as `receive` says;
-/// deliveries per second, or the backend's error if it refuses the
-/// capacity.
+/// [`run_fanout`] of a ron-bus backend: published to for `duration`
+/// ([`publish_for`]), `subs` subscribers of a bus of `capacity`, each
+/// receiving as `receive` says; deliveries per second, or the backend's
+/// error if it refuses the capacity.
 pub fn backend_fanout<B: BusBackend<u64>>(
     capacity: usize,
     subs: usize,
-    messages: u64,
+    duration: Duration,
     receive: Receive,
 ) -> Result<f64, ron_bus::BusError> {
     let bus = B::with_capacity(capacity)?;
     let receivers: Vec<_> = (0..subs).map(|_| bus.subscribe()).collect();
     let recv_all = receive.counter::<B::Receiver>();
     Ok(run_fanout(receivers, recv_all, move || {
-        for i in 0..messages {
+        publish_for(duration, |i| {
             bus.publish(i);
-        }
+        });
     }))
+}
+
+/// Messages [`publish_for`] sends between two looks at the clock.
+pub const FLOOD_CHUNK: u64 = 1024;
+
+/// Sends `0, 1, 2, …` for `duration`, looking at the clock after every
+/// [`FLOOD_CHUNK`] messages (at least one chunk); returns how many it sent.
+///
+/// Fan-outs and floods last a fixed time whatever the library's speed.
+/// With a fixed count the fastest library's run was the shortest: SoA's
+/// 200,000-message fan-out lasted 2–10 ms, less than the scheduler needs
+/// to give nine threads on two CPUs a turn each, so which threads the
+/// first slices went to (or a VM stall) decided its figure.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let mut sent = Vec::new();
+/// let n = ron_benches::harness::publish_for(Duration::ZERO, |i| sent.push(i));
+/// assert_eq!(n, ron_benches::harness::FLOOD_CHUNK); // one chunk at least
+/// assert_eq!(sent.last(), Some(&(n - 1)));
+/// ```
+pub fn publish_for(duration: Duration, mut send: impl FnMut(u64)) -> u64 {
+    let start = Instant::now();
+    let mut next = 0;
+    loop {
+        for _ in 0..FLOOD_CHUNK {
+            send(next);
+            next += 1;
+        }
+        if start.elapsed() >= duration {
+            return next;
+        }
+    }
 }
 
 /// Drain: `subs` subscribers of a bus of `capacity` find `capacity`
