@@ -105,8 +105,9 @@
 //!   the count: if non-zero it takes the whole list and wakes each waker
 //!   once, the first while still holding the list's lock (reentrant, so a
 //!   waker that parks or drops a subscriber on the sweeping thread joins
-//!   the next sweep's list). Dekker again, so one of them always sees the other and no
-//!   wake-up is lost; nobody parked costs a publish one fence and one load.
+//!   the next sweep's list). Dekker again, so one of them always sees the
+//!   other and no wake-up is lost; nobody parked costs a publish one fence
+//!   and one load.
 //!
 //! A read costs loads, two stores (pin, unpin) to the reader's own cache
 //! line and one fence (a run of `n`: `n + 1` stores and one fence), and
@@ -553,12 +554,13 @@ impl<T> Ring<T> {
         // that keeps the runtime's workers on the publisher's CPU instead
         // of waking the idle one (with 1–16 subscriber tasks, 86–98 % of
         // deliveries there, against 5–40 % with every wake after the
-        // unlock) and halves a paced stream's wake-up latency on a VM; holding the lock for the whole sweep
-        // measured the same, and would keep every re-parking subscriber
-        // waiting for the longest sweeps (docs/PERFORMANCE.md, "The wake
-        // path"). A waker is arbitrary code, which may park or drop a
-        // subscriber of this ring on this thread: the lock is reentrant and
-        // the list is not borrowed here, so that joins the next sweep.
+        // unlock) and halves a paced stream's wake-up latency on a VM.
+        // Holding the lock for the whole sweep measured the same, and would
+        // keep every re-parking subscriber waiting for the longest sweeps
+        // (docs/PERFORMANCE.md, "The wake path: the fix"). A waker is
+        // arbitrary code, which may park or drop a subscriber of this ring
+        // on this thread: the lock is reentrant and the list is not
+        // borrowed here, so that joins the next sweep.
         let mut wakers = wakers.into_iter().flatten();
         if let Some(first) = wakers.next() {
             first.wake();
