@@ -481,7 +481,15 @@ impl<T> Ring<T> {
     /// or replaces the one it registered earlier in this sweep's list.
     /// `ticket` is the subscriber's own record of where it is registered.
     pub(crate) fn park(&self, ticket: &mut Option<Ticket>, waker: &Waker) {
-        self.parked.0.list.hold().with(|list| {
+        let Some(mut held) = self.parked.0.list.hold_within(LIST_PATIENCE) else {
+            // A sweep's waker has held the list that long: it may be
+            // waiting for something this thread holds (a lock an executor
+            // keeps around this poll). Not parked, nothing can be lost:
+            // ask to be polled again rather than wait.
+            waker.wake_by_ref();
+            return;
+        };
+        let replaced = held.with(|list| {
             // Our waker from earlier in this sweep, if it is still there.
             // Anything else (no ticket, an old sweep's, or an empty slot,
             // which no path leaves today) registers anew: a park never ends
@@ -493,11 +501,8 @@ impl<T> Ring<T> {
                 _ => None,
             };
             match registered {
-                Some(registered) => {
-                    if !registered.will_wake(waker) {
-                        *registered = waker.clone();
-                    }
-                }
+                Some(registered) if registered.will_wake(waker) => None,
+                Some(registered) => Some(std::mem::replace(registered, waker.clone())),
                 None => {
                     let index = list.register(waker.clone());
                     *ticket = Some(Ticket {
@@ -505,9 +510,14 @@ impl<T> Ring<T> {
                         index,
                     });
                     self.parked.0.count.store(list.parked(), SeqCst);
+                    None
                 }
             }
         });
+        drop(held);
+        // Outside the lock and the list's borrow: dropping a waker may run
+        // arbitrary code.
+        drop(replaced);
         // Dekker with `wake_parked`: our registration above, then the
         // caller's second look at the ring; the publisher's stamp, then its
         // look at the parked count.
@@ -521,7 +531,12 @@ impl<T> Ring<T> {
         let Some(Ticket { sweep, index }) = ticket.take() else {
             return;
         };
-        let waker = self.parked.0.list.hold().with(|list| {
+        let Some(mut held) = self.parked.0.list.hold_within(LIST_PATIENCE) else {
+            // As in `park`, rather than wait on a sweep's waker: ours stays
+            // in the list until the next sweep wakes and drops it.
+            return;
+        };
+        let waker = held.with(|list| {
             if sweep != list.sweep {
                 return None; // Already taken by a sweep.
             }
@@ -532,7 +547,9 @@ impl<T> Ring<T> {
             self.parked.0.count.store(list.parked(), SeqCst);
             waker
         });
-        // Outside the lock: dropping a waker may run arbitrary code.
+        drop(held);
+        // Outside the lock and the list's borrow: dropping a waker may run
+        // arbitrary code.
         drop(waker);
     }
 
@@ -559,8 +576,12 @@ impl<T> Ring<T> {
         // keep every re-parking subscriber waiting for the longest sweeps
         // (docs/PERFORMANCE.md, "The wake path: the fix"). A waker is
         // arbitrary code, which may park or drop a subscriber of this ring
-        // on this thread: the lock is reentrant and the list is not
-        // borrowed here, so that joins the next sweep.
+        // on this thread (the lock is reentrant and the list is not
+        // borrowed here, so that joins the next sweep) or wait for a thread
+        // that is parking one (which stops waiting for the lock after
+        // `LIST_PATIENCE`). A waker that panics unwinds the publish: the
+        // wakers after it in this sweep are dropped unwoken, and their
+        // subscribers wait for the next publish.
         let mut wakers = wakers.into_iter().flatten();
         if let Some(first) = wakers.next() {
             first.wake();
@@ -778,6 +799,14 @@ impl Drop for Unpin<'_> {
         self.0.store(UNPINNED, Release);
     }
 }
+
+/// How long a parking or leaving subscriber waits for the parked list's
+/// lock. A sweep holds it across one wake (microseconds: a futex wake);
+/// held longer, that wake may be waiting for the very thread that wants the
+/// lock (a waker taking a mutex an executor holds around a poll), so the
+/// subscriber gives up: a parking one asks to be polled again, a leaving
+/// one leaves its waker for the next sweep.
+const LIST_PATIENCE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The subscribers parked on a ring.
 #[derive(Debug)]

@@ -43,7 +43,7 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// Locks a mutex. The data behind our locks (waker lists, ring lists) stays
+/// Locks a mutex. The data behind our locks (reader pins, ring lists) stays
 /// consistent across a panic in a caller's waker, so a lock a panic
 /// unwound through is still good: parking_lot's locks do not poison, and
 /// loom's poisoning is ignored.
@@ -82,7 +82,9 @@ pub(crate) fn write<T>(rwlock: &RwLock<T>) -> impl std::ops::DerefMut<Target = T
 /// A lock its holder may take again (the parked list's): the wake sweep
 /// wakes while holding it, and a waker may run code that parks or drops a
 /// subscriber of the same ring on the same thread, which must not deadlock.
-/// Under loom, a plain mutex: the models' wakers never re-enter.
+/// A waker that panics unwinds through the guard, which releases it (no
+/// poisoning). Under loom, a plain mutex: the models' wakers never
+/// re-enter.
 #[derive(Debug)]
 pub(crate) struct ReentrantLock<T> {
     #[cfg(not(loom))]
@@ -108,6 +110,22 @@ impl<T> ReentrantLock<T> {
             inner: parking_lot::ReentrantMutex::new(std::cell::RefCell::new(value)),
             #[cfg(loom)]
             inner: Mutex::new(value),
+        }
+    }
+
+    /// Takes the lock (again, if this thread holds it), waiting at most
+    /// `patience` for another thread to release it; `None` if it did not.
+    /// Under loom it waits as long as it takes.
+    pub(crate) fn hold_within(&self, patience: std::time::Duration) -> Option<Held<'_, T>> {
+        #[cfg(not(loom))]
+        return self
+            .inner
+            .try_lock_for(patience)
+            .map(|guard| Held { guard });
+        #[cfg(loom)]
+        {
+            let _ = patience;
+            Some(self.hold())
         }
     }
 

@@ -142,3 +142,90 @@ fn a_waker_that_drops_a_parked_subscriber_of_the_ring_does_not_deadlock() {
         assert_eq!(last.try_recv().unwrap(), 7);
     });
 }
+
+/// A waker that, once woken, waits for a mutex: one another thread holds
+/// while it polls a subscriber of the same ring.
+struct TakesAMutex {
+    mutex: Arc<Mutex<()>>,
+    entered: Mutex<mpsc::Sender<()>>,
+    wakes: AtomicUsize,
+}
+
+impl Wake for TakesAMutex {
+    fn wake(self: Arc<Self>) {
+        let _ = self.entered.lock().unwrap().send(());
+        let _held = self.mutex.lock().unwrap();
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_waker_waiting_for_a_lock_held_around_a_poll_of_the_ring_does_not_deadlock() {
+    without_deadlock(|| {
+        let bus = SoaBus::<u64>::with_capacity(8).unwrap();
+        let (mut first, mut other) = (bus.subscribe(), bus.subscribe());
+        let mutex = Arc::new(Mutex::new(()));
+        let (entered, waker_running) = mpsc::channel();
+        let waiting = Arc::new(TakesAMutex {
+            mutex: Arc::clone(&mutex),
+            entered: Mutex::new(entered),
+            wakes: AtomicUsize::new(0),
+        });
+        park(&mut first, &Waker::from(Arc::clone(&waiting)));
+
+        // This thread holds the mutex, as an executor might around a poll.
+        let held = mutex.lock().unwrap();
+        let publisher = std::thread::spawn(move || {
+            bus.publish(1); // Its sweep runs `waiting`, which waits for us.
+            bus
+        });
+        waker_running.recv().unwrap();
+        // A poll of another subscriber of the ring, under the mutex: it
+        // takes the message, then parks, which needs the list's lock the
+        // sweep holds while its waker waits for our mutex.
+        let counts = Arc::new(Counts::default());
+        let waker = Waker::from(Arc::clone(&counts));
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(pin!(other.recv()).poll(&mut cx), Poll::Ready(Ok(1)));
+        assert!(pin!(other.recv()).poll(&mut cx).is_pending());
+        // It gave up waiting for the list and asked to be polled again.
+        assert_eq!(counts.0.load(Ordering::SeqCst), 1);
+        drop(held);
+        let bus = publisher.join().unwrap();
+        assert_eq!(waiting.wakes.load(Ordering::SeqCst), 1);
+
+        // Polled again, as it asked: nothing was lost.
+        bus.publish(2);
+        assert_eq!(pin!(other.recv()).poll(&mut cx), Poll::Ready(Ok(2)));
+        assert_eq!(first.try_recv().unwrap(), 1);
+        assert_eq!(first.try_recv().unwrap(), 2);
+    });
+}
+
+/// A waker with a bug.
+struct Panics;
+
+impl Wake for Panics {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker's bug");
+    }
+}
+
+#[test]
+fn a_waker_that_panics_under_the_lock_leaves_the_list_usable() {
+    without_deadlock(|| {
+        let bus = SoaBus::<u64>::with_capacity(8).unwrap();
+        let mut rx = bus.subscribe();
+        park(&mut rx, &Waker::from(Arc::new(Panics)));
+        let publish = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bus.publish(1)));
+        assert!(publish.is_err(), "the waker's panic reaches the publisher");
+        assert_eq!(rx.try_recv().unwrap(), 1, "stored before the sweep");
+        // The list's lock was released by the unwinding: parking and the
+        // next sweep work.
+        let counts = Arc::new(Counts::default());
+        park(&mut rx, &Waker::from(Arc::clone(&counts)));
+        bus.publish(2);
+        assert_eq!(counts.0.load(Ordering::SeqCst), 1);
+        assert_eq!(rx.try_recv().unwrap(), 2);
+    });
+}
