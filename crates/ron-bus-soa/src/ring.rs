@@ -202,36 +202,66 @@ pub(crate) struct Pin {
 /// slot and the next one to subscribe reuses it, so subscribe and
 /// unsubscribe are O(1) and the floor's scan visits at most as many slots
 /// as the ring ever had subscribers at once.
-#[derive(Debug, Default)]
-struct Pins {
-    slots: Vec<Option<Arc<Padded<AtomicU64>>>>,
+type Pins = Slab<Arc<Padded<AtomicU64>>>;
+
+/// Values at stable indices: a removed value's slot is reused by the next
+/// insert, so the vector never outgrows the most values held at once (the
+/// ring's pins, and a sweep's parked wakers).
+#[derive(Debug)]
+struct Slab<T> {
+    slots: Vec<Option<T>>,
     /// Empty slots of `slots`.
     free: Vec<usize>,
 }
 
-impl Pins {
-    fn insert(&mut self, pin: Arc<Padded<AtomicU64>>) -> usize {
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    /// Stores `value`; returns its slot.
+    fn insert(&mut self, value: T) -> usize {
         match self.free.pop() {
             Some(slot) => {
-                self.slots[slot] = Some(pin);
+                self.slots[slot] = Some(value);
                 slot
             }
             None => {
-                self.slots.push(Some(pin));
+                self.slots.push(Some(value));
                 self.slots.len() - 1
             }
         }
     }
 
-    fn remove(&mut self, slot: usize) {
-        if let Some(entry) = self.slots.get_mut(slot)
-            && entry.take().is_some()
-        {
-            self.free.push(slot);
-        }
+    /// Takes the value at `slot`, if there is one.
+    fn remove(&mut self, slot: usize) -> Option<T> {
+        let value = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        Some(value)
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Arc<Padded<AtomicU64>>> {
+    /// The value at `slot`, if there is one.
+    fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
+        self.slots.get_mut(slot)?.as_mut()
+    }
+
+    /// Values held now.
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Takes every value, leaving the slab empty.
+    fn take_all(&mut self) -> impl Iterator<Item = T> + use<T> {
+        self.free.clear();
+        std::mem::take(&mut self.slots).into_iter().flatten()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().flatten()
     }
 }
@@ -351,7 +381,8 @@ impl<T> Ring<T> {
     /// Unregisters a subscriber: O(1), its pin's slot emptied.
     pub(crate) fn remove_receiver(&self, pin: &Pin) {
         self.receivers.fetch_sub(1, SeqCst);
-        lock(&self.pins).remove(pin.slot);
+        // Its own slot, so always there; the pin goes with it.
+        drop(lock(&self.pins).remove(pin.slot));
     }
 
     /// Writes `msg` as the next message, without waking anyone (see
@@ -495,21 +526,19 @@ impl<T> Ring<T> {
             // which no path leaves today) registers anew: a park never ends
             // without a waker in the list, or a wake-up could be lost.
             let registered = match *ticket {
-                Some(Ticket { sweep, index }) if sweep == list.sweep => {
-                    list.wakers.get_mut(index).and_then(Option::as_mut)
-                }
+                Some(Ticket { sweep, index }) if sweep == list.sweep => list.wakers.get_mut(index),
                 _ => None,
             };
             match registered {
                 Some(registered) if registered.will_wake(waker) => None,
                 Some(registered) => Some(std::mem::replace(registered, waker.clone())),
                 None => {
-                    let index = list.register(waker.clone());
+                    let index = list.wakers.insert(waker.clone());
                     *ticket = Some(Ticket {
                         sweep: list.sweep,
                         index,
                     });
-                    self.parked.0.count.store(list.parked(), SeqCst);
+                    self.parked.0.count.store(list.wakers.len(), SeqCst);
                     None
                 }
             }
@@ -540,11 +569,11 @@ impl<T> Ring<T> {
             if sweep != list.sweep {
                 return None; // Already taken by a sweep.
             }
-            let waker = list.unregister(index);
+            let waker = list.wakers.remove(index);
             // A count that drops to 0 only spares publishes the lock; a
             // publish that still sees the old count takes the lock and
             // finds one waker fewer.
-            self.parked.0.count.store(list.parked(), SeqCst);
+            self.parked.0.count.store(list.wakers.len(), SeqCst);
             waker
         });
         drop(held);
@@ -561,11 +590,10 @@ impl<T> Ring<T> {
             return;
         }
         let mut held = self.parked.0.list.hold();
-        let wakers = held.with(|list| {
+        let mut wakers = held.with(|list| {
             list.sweep += 1;
             self.parked.0.count.store(0, SeqCst);
-            list.vacant.clear();
-            std::mem::take(&mut list.wakers)
+            list.wakers.take_all()
         });
         // The first wake happens while the lock is still held: measured,
         // that keeps the runtime's workers on the publisher's CPU instead
@@ -582,7 +610,6 @@ impl<T> Ring<T> {
         // `LIST_PATIENCE`). A waker that panics unwinds the publish: the
         // wakers after it in this sweep are dropped unwoken, and their
         // subscribers wait for the next publish.
-        let mut wakers = wakers.into_iter().flatten();
         if let Some(first) = wakers.next() {
             first.wake();
         }
@@ -813,7 +840,7 @@ const LIST_PATIENCE: std::time::Duration = std::time::Duration::from_millis(1);
 struct Parked {
     /// Reentrant: the sweep wakes under it (see `Ring::wake_parked`).
     list: ReentrantLock<ParkList>,
-    /// `list.parked()` (the wakers registered: the list's length minus its
+    /// `list.wakers.len()` (the wakers registered: the list's length minus its
     /// vacancies), read by every publish without the lock.
     count: AtomicUsize,
 }
@@ -823,8 +850,7 @@ impl Parked {
         Self {
             list: ReentrantLock::new(ParkList {
                 sweep: 0,
-                wakers: Vec::new(),
-                vacant: Vec::new(),
+                wakers: Slab::default(),
             }),
             count: AtomicUsize::new(0),
         }
@@ -835,40 +861,10 @@ impl Parked {
 struct ParkList {
     /// Sweeps so far: a ticket from an earlier sweep is void.
     sweep: u64,
-    /// Registered wakers, at their tickets' indices; `None` where a
-    /// subscriber left (its index is in `vacant`).
-    wakers: Vec<Option<Waker>>,
-    /// Indices of `wakers` left by subscribers, reused first: the list
-    /// never outgrows the subscribers parked at once in one sweep.
-    vacant: Vec<usize>,
-}
-
-impl ParkList {
-    /// Stores `waker`; returns its index.
-    fn register(&mut self, waker: Waker) -> usize {
-        match self.vacant.pop() {
-            Some(index) => {
-                self.wakers[index] = Some(waker);
-                index
-            }
-            None => {
-                self.wakers.push(Some(waker));
-                self.wakers.len() - 1
-            }
-        }
-    }
-
-    /// Takes the waker at `index` (registered in this sweep).
-    fn unregister(&mut self, index: usize) -> Option<Waker> {
-        let waker = self.wakers.get_mut(index)?.take()?;
-        self.vacant.push(index);
-        Some(waker)
-    }
-
-    /// Wakers registered now.
-    fn parked(&self) -> usize {
-        self.wakers.len() - self.vacant.len()
-    }
+    /// Registered wakers, at their tickets' indices; a leaving
+    /// subscriber's index is reused first, so the list never outgrows the
+    /// subscribers parked at once in one sweep.
+    wakers: Slab<Waker>,
 }
 
 /// Where a subscriber's waker sits in a ring's parked list.
